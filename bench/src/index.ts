@@ -1,0 +1,11 @@
+/**
+ * `pnpm bench`: every benchmark, printed as ratios to a baseline measured in the same process, and
+ * written to `bench/results/latest.json`.
+ */
+import { type BenchRecord, printRecords, writeRecords } from './harness.js';
+import { benchRunOnce } from './run-once.bench.js';
+
+const records: BenchRecord[] = [];
+records.push(...(await benchRunOnce()));
+printRecords(records);
+writeRecords(records);

@@ -1,0 +1,194 @@
+// Errors
+
+export type {
+  Capability,
+  CapabilityRequirements,
+  CapabilityResolver,
+  CapabilityType,
+  Manifest,
+  NegotiationResult,
+  NewCapabilityAttributes,
+  NewManifestAttributes,
+  Registry,
+} from './capabilities.js';
+// Capabilities
+export {
+  addCapability,
+  CAPABILITY_TYPES,
+  capabilitiesOfType,
+  createCapability,
+  createCapabilityResolver,
+  createManifest,
+  createRegistry,
+  disableCapability,
+  enableCapability,
+  enabledCapabilities,
+  getCapability,
+  hasCapabilityType,
+  isCapabilityEnabled,
+  isCapabilityType,
+  negotiateCapabilities,
+  removeCapability,
+  validateManifest,
+} from './capabilities.js';
+export type { AsmConfig, ConfigKey } from './config.js';
+// Configuration
+export { configure, DEFAULT_CONFIG, getConfig, resetConfig, resolveConfig, withConfig } from './config.js';
+export type { PricingRates, PricingTable, ProviderPricing } from './cost.js';
+// Cost
+export {
+  calculateCost,
+  DEFAULT_PRICING_TABLE,
+  mergePricingTables,
+  PRICING_TABLE_DATE,
+  resolveRates,
+  validatePricingTable,
+} from './cost.js';
+export type {
+  AsmErrorJson,
+  AsmErrorOptions,
+  ErrorAction,
+  ErrorCategory,
+  ErrorCode,
+  ProviderErrorInfo,
+  ProviderErrorInput,
+  ProviderErrorKind,
+  TruncatedText,
+} from './errors.js';
+export {
+  AsmError,
+  classifyError,
+  defaultErrorMessage,
+  ERROR_CODES,
+  ERROR_CODES_BY_CATEGORY,
+  errorCategory,
+  errorCodeForHttpStatus,
+  isErrorCode,
+  isRetryable,
+  normalizeProviderError,
+  RETRYABLE_ERROR_CODES,
+  truncateText,
+} from './errors.js';
+export type {
+  ErrorEventData,
+  EventData,
+  EventDataMap,
+  EventEnvelope,
+  EventGroup,
+  EventType,
+  NewEvent,
+  NewEventAttributes,
+  NewEventOf,
+  StoredEvent,
+  StoredEventOf,
+  StreamKind,
+  TerminalRunEventType,
+  ToolEventData,
+} from './event.js';
+export {
+  createEvent,
+  EVENT_SCHEMA_VERSION,
+  EVENT_TYPES,
+  EVENT_TYPES_BY_GROUP,
+  eventFromJSON,
+  isEventType,
+  isTerminalRunEventType,
+  TERMINAL_RUN_EVENT_TYPES,
+  toStoredEvent,
+  validateNewEvent,
+} from './event.js';
+export { EventWriter } from './event-writer.js';
+export type {
+  ExtensionToolDecision,
+  RunExtension,
+  RunExtensionContext,
+  RunOutcome,
+} from './extensions.js';
+export type { FollowEventsOptions } from './follow-events.js';
+export { followSessionEvents, sleep } from './follow-events.js';
+export type { IdPrefix } from './ids.js';
+// Ids and time
+export { generateId, isIsoTimestamp, newEventId, newRunId, newSessionId, nowIso } from './ids.js';
+export type { InMemorySessionStore, InMemoryStoreOptions } from './in-memory-store.js';
+// In-memory store
+export { createInMemoryStore } from './in-memory-store.js';
+export type {
+  AdapterEvent,
+  ContinuationMode,
+  ExecuteContinuation,
+  ExecuteOptions,
+  ExecuteResult,
+  ProviderAdapter,
+} from './ports/provider-adapter.js';
+export {
+  abortError,
+  assertProviderAdapter,
+  isAbortCode,
+  throwIfAborted,
+} from './ports/provider-adapter.js';
+export type { EventQuery, RunFilter, SessionFilter, SessionStore } from './ports/session-store.js';
+// Ports
+export { assertSessionStore } from './ports/session-store.js';
+export type { InputMessage, NewRunAttributes, Run, RunError, RunInput, RunOutput, RunStatus } from './run.js';
+export {
+  canTransitionRun,
+  createRun,
+  isRunStatus,
+  isTerminalRunStatus,
+  RUN_STATUSES,
+  runFromJSON,
+  transitionRun,
+} from './run.js';
+export type {
+  NewSessionAttributes,
+  ProviderSessionRecord,
+  Session,
+  SessionContext,
+  SessionStatus,
+} from './session.js';
+// Domain
+export {
+  canTransitionSession,
+  createSession,
+  isSessionStatus,
+  isTerminalSessionStatus,
+  SESSION_STATUSES,
+  sessionFromJSON,
+  transitionSession,
+} from './session.js';
+export type {
+  ApproveToolCallOptions,
+  ContinuationOption,
+  DenyToolCallOptions,
+  ExecuteRunOptions,
+  RunOnceOptions,
+  RunResult,
+  SessionManagerOptions,
+  StartRunOptions,
+  StartSessionOptions,
+} from './session-manager.js';
+// Session manager
+export {
+  createSessionManager,
+  inputMessages,
+  SessionManager,
+} from './session-manager.js';
+export type { TokenUsage } from './token-usage.js';
+export { addTokenUsage, emptyTokenUsage, normalizeTokenUsage } from './token-usage.js';
+export type { PermissionMode, Tool, ToolCall, ToolDecision, ToolRules } from './tools.js';
+export {
+  isPermissionMode,
+  isToolAllowed,
+  matchesToolPattern,
+  normalizePermissionMode,
+  PERMISSION_MODES,
+} from './tools.js';
+export type { Transcript, TranscriptMessage, TranscriptOptions, TranscriptRole } from './transcript.js';
+// Transcript
+export {
+  APPROVAL_PENDING_TOOL_OUTPUT,
+  buildTranscript,
+  renderTranscriptAsText,
+  transcriptMessageChars,
+  updateTranscript,
+} from './transcript.js';

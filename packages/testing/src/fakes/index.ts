@@ -1,0 +1,4 @@
+// Test doubles with no vitest import: usable from any test runner, scripts and examples.
+
+export type { MockFailure, MockProvider, MockProviderCall, MockProviderSettings } from './mock-provider.js';
+export { createMockProvider } from './mock-provider.js';

@@ -1,0 +1,10 @@
+export * from './fakes/index.js';
+export type {
+  ProviderCancelScenario,
+  ProviderErrorScenario,
+  ProviderScenario,
+  TestProviderAdapterOptions,
+} from './provider-suite.js';
+export { testProviderAdapter } from './provider-suite.js';
+export type { TestSessionStoreOptions } from './store-suite.js';
+export { testSessionStore } from './store-suite.js';
