@@ -202,6 +202,12 @@ export function validateNewEvent(event: unknown): asserts event is NewEvent {
   if (typeof record.data !== 'object' || record.data === null || Array.isArray(record.data)) {
     throw new AsmError('validation_error', 'data must be an object', { details: { field: 'data' } });
   }
+  if (
+    record.metadata !== undefined &&
+    (typeof record.metadata !== 'object' || record.metadata === null || Array.isArray(record.metadata))
+  ) {
+    throw new AsmError('validation_error', 'metadata must be an object', { details: { field: 'metadata' } });
+  }
   if (record.runId !== undefined && (typeof record.runId !== 'string' || record.runId === '')) {
     throw new AsmError('validation_error', 'runId must be a non-empty string', {
       details: { field: 'runId' },

@@ -102,7 +102,12 @@ export function createInMemoryStore(options: InMemoryStoreOptions = {}): InMemor
   let closed = false;
 
   function ensureOpen(): void {
-    if (closed) throw new AsmError('storage_connection_failed', 'store is closed');
+    if (closed) {
+      throw new AsmError('storage_connection_failed', 'The store is closed', {
+        retryable: false,
+        details: { closed: true },
+      });
+    }
   }
 
   function addWaiter(waiter: Waiter): void {

@@ -303,7 +303,7 @@ describe('createInMemoryStore', () => {
       await store.close();
       const error = await store.getSession(session.id).catch((reason: unknown) => reason);
       expect(AsmError.isInstance(error) && error.code).toBe('storage_connection_failed');
-      expect((error as AsmError).message).toBe('store is closed');
+      expect((error as AsmError).message).toBe('The store is closed');
     });
   });
 });

@@ -113,14 +113,24 @@ export function assertSessionStore(store: unknown): asserts store is SessionStor
       { details: { specificationVersion: candidate.specificationVersion } },
     );
   }
-  for (const method of [
+  if (typeof candidate.supportsLongPoll !== 'boolean') {
+    throw new AsmError('validation_error', 'SessionStore must declare supportsLongPoll (boolean)');
+  }
+  const methods = [
     'saveSession',
     'getSession',
+    'listSessions',
+    'deleteSession',
     'saveRun',
     'getRun',
+    'listRuns',
+    'appendEvent',
     'appendEvents',
     'getEvents',
-  ] as const) {
+    'getLatestSequence',
+    'close',
+  ] as const;
+  for (const method of methods) {
     if (typeof candidate[method] !== 'function') {
       throw new AsmError('validation_error', `SessionStore is missing ${method}()`);
     }
