@@ -49,7 +49,7 @@ const packagesDirs = ['packages', 'apps'].flatMap((dir) =>
 );
 for (const dir of packagesDirs) rmSync(join(dir, '.vitest-results.json'), { force: true });
 
-let ok = step('lint', 'pnpm', ['exec', 'biome', 'check', '.']);
+let ok = step('lint', 'pnpm', ['exec', 'turbo', 'run', 'lint', '--output-logs=errors-only']);
 ok = step('build', 'pnpm', ['exec', 'turbo', 'run', 'build', '--output-logs=errors-only']) && ok;
 ok = step('typecheck', 'pnpm', ['exec', 'turbo', 'run', 'typecheck', '--output-logs=errors-only']) && ok;
 ok = step('test', 'pnpm', ['exec', 'turbo', 'run', 'test', '--concurrency=1']) && ok;

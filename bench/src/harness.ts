@@ -41,7 +41,7 @@ export async function compareTimes(options: {
   warmup?: number;
   target: number;
 }): Promise<BenchRecord> {
-  const rounds = options.rounds ?? 9;
+  const rounds = options.rounds ?? 15;
   for (let index = 0; index < (options.warmup ?? 3); index++) {
     await options.baseline();
     await options.candidate();
@@ -49,9 +49,7 @@ export async function compareTimes(options: {
   const baselineTimes: number[] = [];
   const candidateTimes: number[] = [];
   for (let index = 0; index < rounds; index++) {
-    globalThis.gc?.();
     baselineTimes.push(await timeOnce(options.baseline));
-    globalThis.gc?.();
     candidateTimes.push(await timeOnce(options.candidate));
   }
   const baseline = median(baselineTimes);

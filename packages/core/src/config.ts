@@ -5,7 +5,7 @@ import { AsmError } from './errors.js';
  * Every configuration key with its default (the reference library's config table, camelCased).
  * Later packages read their keys from here too, so one place documents them all.
  */
-export const DEFAULT_CONFIG = {
+export const DEFAULT_CONFIG = deepFreeze({
   telemetryEnabled: true,
   auditLoggingEnabled: true,
 
@@ -65,16 +65,21 @@ export const DEFAULT_CONFIG = {
   retentionMaxCompletedAgeDays: 90,
   retentionHardDeleteAfterDays: 30,
   retentionBatchSize: 100,
-  retentionExemptStatuses: ['active', 'paused'] as string[],
-  retentionExemptTags: ['pinned'] as string[],
-  retentionPruneEventTypesFirst: ['message_streamed', 'token_usage_updated'] as string[],
+  retentionExemptStatuses: ['active', 'paused'] as readonly string[],
+  retentionExemptTags: ['pinned'] as readonly string[],
+  retentionPruneEventTypesFirst: ['message_streamed', 'token_usage_updated'] as readonly string[],
 
   charsPerToken: 4,
   defaultShell: '/bin/sh',
-  defaultSuccessExitCodes: [0] as number[],
-  excludedWorkspaceRoots: ['.git', 'deps', '_build', 'node_modules'] as string[],
+  defaultSuccessExitCodes: [0] as readonly number[],
+  excludedWorkspaceRoots: ['.git', 'deps', '_build', 'node_modules'] as readonly string[],
   defaultRouterName: 'router',
-};
+});
+
+function deepFreeze<T extends Record<string, unknown>>(value: T): T {
+  for (const item of Object.values(value)) if (Array.isArray(item)) Object.freeze(item);
+  return Object.freeze(value);
+}
 
 /** The configuration: every key of `DEFAULT_CONFIG`. */
 export type AsmConfig = typeof DEFAULT_CONFIG;
@@ -86,7 +91,7 @@ const scoped = new AsyncLocalStorage<Partial<AsmConfig>>();
 
 function checkKeys(values: Partial<AsmConfig>): void {
   for (const key of Object.keys(values)) {
-    if (!(key in DEFAULT_CONFIG)) {
+    if (!Object.hasOwn(DEFAULT_CONFIG, key)) {
       throw new AsmError('validation_error', `Unknown configuration key: ${key}`, { details: { key } });
     }
   }
@@ -98,7 +103,16 @@ function checkKeys(values: Partial<AsmConfig>): void {
  */
 export function configure(values: Partial<AsmConfig>): void {
   checkKeys(values);
-  globalOverrides = { ...globalOverrides, ...values };
+  globalOverrides = mergeDefined(globalOverrides, values);
+}
+
+/** `base` with every key of `values` whose value is not `undefined` (undefined falls through). */
+function mergeDefined(base: Partial<AsmConfig>, values: Partial<AsmConfig>): Partial<AsmConfig> {
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(values)) {
+    if (value !== undefined) merged[key] = value;
+  }
+  return merged as Partial<AsmConfig>;
 }
 
 /** Drops every override set with `configure` (tests use it). */
@@ -113,7 +127,7 @@ export function resetConfig(): void {
 export function withConfig<T>(values: Partial<AsmConfig>, fn: () => T): T {
   checkKeys(values);
   const parent = scoped.getStore();
-  return scoped.run(parent ? { ...parent, ...values } : values, fn);
+  return scoped.run(mergeDefined(parent ?? {}, values), fn);
 }
 
 /** One configuration value: the innermost `withConfig` scope, then `configure`, then the default. */
@@ -128,5 +142,9 @@ export function getConfig<K extends ConfigKey>(key: K): AsmConfig[K] {
 /** The whole effective configuration, resolved as `getConfig` resolves each key. */
 export function resolveConfig(overrides: Partial<AsmConfig> = {}): AsmConfig {
   checkKeys(overrides);
-  return { ...DEFAULT_CONFIG, ...globalOverrides, ...(scoped.getStore() ?? {}), ...overrides };
+  const local = scoped.getStore() ?? {};
+  return mergeDefined(
+    mergeDefined(mergeDefined({ ...DEFAULT_CONFIG }, globalOverrides), local),
+    overrides,
+  ) as AsmConfig;
 }

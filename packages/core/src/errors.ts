@@ -264,6 +264,7 @@ export class AsmError extends Error {
     if (isPlainObject(record.details)) options.details = record.details;
     if (isPlainObject(record.providerError))
       options.providerError = record.providerError as unknown as ProviderErrorInfo;
+    if (typeof record.retryable === 'boolean') options.retryable = record.retryable;
     const error = new AsmError(record.code, record.message, options);
     if (typeof record.timestamp === 'string') {
       Object.defineProperty(error, 'timestamp', { value: record.timestamp });
@@ -425,7 +426,12 @@ export function normalizeProviderError(
   }
   if (input.status !== undefined) info.status = input.status;
   if (input.exitCode !== undefined) {
-    const parsed = typeof input.exitCode === 'number' ? input.exitCode : Number.parseInt(input.exitCode, 10);
+    const parsed =
+      typeof input.exitCode === 'number'
+        ? input.exitCode
+        : /^-?\d+$/.test(input.exitCode.trim())
+          ? Number(input.exitCode.trim())
+          : Number.NaN;
     if (Number.isInteger(parsed)) info.exitCode = parsed;
   }
   if (input.requestId !== undefined) info.requestId = input.requestId;

@@ -69,6 +69,8 @@ export class EventWriter {
     if (this.writing || this.pending.length === 0 || this.failure) return;
     this.writing = this.drain().finally(() => {
       this.writing = undefined;
+      // An event enqueued while the last batch was settling found `writing` set and scheduled nothing.
+      if (this.pending.length > 0 && !this.scheduled && !this.failure) this.startWriting();
     });
   }
 

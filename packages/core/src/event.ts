@@ -158,7 +158,10 @@ export type NewEventAttributes<T extends EventType = EventType> = {
 
 /** Creates an event ready to append. An unknown type is `invalid_event_type`. */
 export function createEvent<T extends EventType>(attributes: NewEventAttributes<T>): NewEventOf<T> {
-  if (!isEventType(attributes?.type)) {
+  if (attributes?.type === undefined) {
+    throw new AsmError('validation_error', 'type is required', { details: { field: 'type' } });
+  }
+  if (!isEventType(attributes.type)) {
     throw new AsmError('invalid_event_type', `Unknown event type: ${String(attributes?.type)}`, {
       details: { type: attributes?.type },
     });

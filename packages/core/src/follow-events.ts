@@ -6,6 +6,10 @@ import type { SessionStore } from './ports/session-store.js';
 export interface FollowEventsOptions {
   /** Start after this sequence number (exclusive). Default 0: from the first event. */
   after?: number;
+  /** Only events below this sequence number (exclusive); with it, the iteration reads what is stored and ends. */
+  before?: number;
+  /** Yield at most this many events, then stop. */
+  limit?: number;
   runId?: string;
   types?: EventType[];
   /** Page size of each store read. Default 100. */
@@ -40,28 +44,39 @@ export async function* followSessionEvents(
       details: { field: 'pageSize' },
     });
   }
-  const follow = options.follow ?? true;
+  const limit = options.limit ?? Number.POSITIVE_INFINITY;
+  if (!(limit > 0)) {
+    throw new AsmError('validation_error', 'limit must be a positive integer', {
+      details: { field: 'limit' },
+    });
+  }
+  const before = options.before;
+  const follow = (options.follow ?? true) && before === undefined;
   const pollIntervalMs = options.pollIntervalMs ?? 250;
   const waitMs = options.waitMs ?? 25_000;
   const signal = options.signal;
   let cursor = options.after ?? 0;
+  let yielded = 0;
 
   while (!signal?.aborted) {
     const page = await store.getEvents(sessionId, {
       after: cursor,
-      limit: pageSize,
+      limit: Math.min(pageSize, limit - yielded),
+      ...(before === undefined ? {} : { before }),
       ...(options.runId === undefined ? {} : { runId: options.runId }),
       ...(options.types === undefined ? {} : { types: options.types }),
       ...(follow && store.supportsLongPoll ? { waitMs } : {}),
       ...(signal === undefined ? {} : { signal }),
     });
     for (const event of page) {
+      if (signal?.aborted) return;
       if (event.sequence <= cursor) continue;
       cursor = event.sequence;
       yield event;
-      if (options.stopWhen?.(event)) return;
+      yielded++;
+      if (yielded >= limit || options.stopWhen?.(event)) return;
     }
-    if (page.length >= pageSize) continue;
+    if (page.length >= Math.min(pageSize, limit)) continue;
     if (!follow) return;
     if (!store.supportsLongPoll) await sleep(pollIntervalMs, signal);
   }
