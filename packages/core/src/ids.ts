@@ -8,6 +8,8 @@ export type IdPrefix = 'ses' | 'run' | 'evt' | 'tc' | 'apr';
 const POOL_BYTES = 4096;
 let pool = Buffer.allocUnsafe(POOL_BYTES);
 let poolOffset = POOL_BYTES;
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+const idBytes = Buffer.allocUnsafe(64);
 
 /** A new id such as `evt_3f9c…` (32 hex characters after the prefix). */
 export function generateId(prefix: IdPrefix): string {
@@ -16,9 +18,18 @@ export function generateId(prefix: IdPrefix): string {
     globalThis.crypto.getRandomValues(pool);
     poolOffset = 0;
   }
-  const offset = poolOffset;
-  poolOffset += 16;
-  return `${prefix}_${pool.toString('hex', offset, offset + 16)}`;
+  // The id is assembled as bytes and decoded once, so it is a flat string: stores hash it right
+  // away, and hashing a concatenated (rope) string would first copy it.
+  let position = idBytes.write(prefix, 0, 'latin1');
+  idBytes[position++] = 0x5f; // '_'
+  const end = poolOffset + 16;
+  for (let index = poolOffset; index < end; index++) {
+    const byte = pool[index]!;
+    idBytes[position++] = HEX_DIGITS[byte >> 4]!;
+    idBytes[position++] = HEX_DIGITS[byte & 15]!;
+  }
+  poolOffset = end;
+  return idBytes.toString('latin1', 0, position);
 }
 
 /** A new session id (`ses_…`). */
