@@ -6,30 +6,21 @@
 export type IdPrefix = 'ses' | 'run' | 'evt' | 'tc' | 'apr';
 
 const POOL_BYTES = 4096;
-let pool = Buffer.allocUnsafe(POOL_BYTES);
-let poolOffset = POOL_BYTES;
-const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
-const idBytes = Buffer.allocUnsafe(64);
+let hexPool = '';
+let hexOffset = POOL_BYTES * 2;
 
 /** A new id such as `evt_3f9c…` (32 hex characters after the prefix). */
 export function generateId(prefix: IdPrefix): string {
-  if (poolOffset + 16 > POOL_BYTES) {
-    pool = Buffer.allocUnsafe(POOL_BYTES);
-    globalThis.crypto.getRandomValues(pool);
-    poolOffset = 0;
+  if (hexOffset + 32 > POOL_BYTES * 2) {
+    // One native call turns 4 KiB of randomness into hex for the next 256 ids.
+    const bytes = new Uint8Array(POOL_BYTES);
+    globalThis.crypto.getRandomValues(bytes);
+    hexPool = Buffer.from(bytes.buffer).toString('hex');
+    hexOffset = 0;
   }
-  // The id is assembled as bytes and decoded once, so it is a flat string: stores hash it right
-  // away, and hashing a concatenated (rope) string would first copy it.
-  let position = idBytes.write(prefix, 0, 'latin1');
-  idBytes[position++] = 0x5f; // '_'
-  const end = poolOffset + 16;
-  for (let index = poolOffset; index < end; index++) {
-    const byte = pool[index]!;
-    idBytes[position++] = HEX_DIGITS[byte >> 4]!;
-    idBytes[position++] = HEX_DIGITS[byte & 15]!;
-  }
-  poolOffset = end;
-  return idBytes.toString('latin1', 0, position);
+  const start = hexOffset;
+  hexOffset += 32;
+  return `${prefix}_${hexPool.slice(start, hexOffset)}`;
 }
 
 /** A new session id (`ses_…`). */
