@@ -192,3 +192,4 @@ export {
   transcriptMessageChars,
   updateTranscript,
 } from './transcript.js';
+export type { EventBus, EventBusFilter, EventSubscription } from './ports/event-bus.js';
