@@ -112,6 +112,7 @@ export { generateId, isIsoTimestamp, newEventId, newRunId, newSessionId, nowIso 
 export type { InMemorySessionStore, InMemoryStoreOptions } from './in-memory-store.js';
 // In-memory store
 export { createInMemoryStore } from './in-memory-store.js';
+export type { EventBus, EventBusFilter, EventSubscription } from './ports/event-bus.js';
 export type {
   AdapterEvent,
   ContinuationMode,
@@ -192,4 +193,3 @@ export {
   transcriptMessageChars,
   updateTranscript,
 } from './transcript.js';
-export type { EventBus, EventBusFilter, EventSubscription } from './ports/event-bus.js';
