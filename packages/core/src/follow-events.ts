@@ -1,5 +1,6 @@
 import { AsmError } from './errors.js';
 import type { EventType, StoredEvent } from './event.js';
+import type { EventBus } from './ports/event-bus.js';
 import type { SessionStore } from './ports/session-store.js';
 
 /** Options of `followSessionEvents`. */
@@ -24,6 +25,15 @@ export interface FollowEventsOptions {
   waitMs?: number;
   /** Ends the iteration (it returns normally, it does not throw). */
   signal?: AbortSignal;
+  /**
+   * Live delivery from an `EventBus` (events stored by other processes arrive as they are
+   * published) instead of long-polling the store. The store stays the source of truth: the reader
+   * subscribes first, backfills from the store, and re-reads the store whenever the bus skips a
+   * sequence number, falls too far behind, or stays silent for `waitMs`.
+   */
+  bus?: EventBus;
+  /** With a bus: most live events buffered for a slow consumer before it falls back to the store. Default 1,000. */
+  maxBufferedEvents?: number;
 }
 
 /**
@@ -57,6 +67,16 @@ export async function* followSessionEvents(
   const signal = options.signal;
   let cursor = options.after ?? 0;
   let yielded = 0;
+  if (follow && options.bus) {
+    yield* followWithBus(store, sessionId, options.bus, {
+      ...options,
+      after: cursor,
+      pageSize,
+      limit,
+      waitMs,
+    });
+    return;
+  }
 
   while (!signal?.aborted) {
     const page = await store.getEvents(sessionId, {
@@ -96,4 +116,111 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+interface BusFollowSettings extends FollowEventsOptions {
+  after: number;
+  pageSize: number;
+  limit: number;
+  waitMs: number;
+}
+
+/**
+ * The bus-driven reader. `cursor` is the highest sequence of the session known to be handled,
+ * matching or not, so a jump in the live sequence numbers is recognized as a gap.
+ */
+async function* followWithBus(
+  store: SessionStore,
+  sessionId: string,
+  bus: EventBus,
+  settings: BusFollowSettings,
+): AsyncGenerator<StoredEvent, void, undefined> {
+  const { signal, limit } = settings;
+  const maxBuffered = settings.maxBufferedEvents ?? 1_000;
+  const types = settings.types ? new Set<string>(settings.types) : undefined;
+  const matches = (event: StoredEvent) =>
+    (settings.runId === undefined || event.runId === settings.runId) && (!types || types.has(event.type));
+
+  let live: StoredEvent[] = [];
+  let overflowed = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const resolve = wake;
+    wake = undefined;
+    resolve?.();
+  };
+  const subscription = await bus.subscribe(sessionId, (event) => {
+    if (live.length >= maxBuffered) {
+      overflowed = true;
+      live = [];
+    } else {
+      live.push(event);
+    }
+    notify();
+  });
+  signal?.addEventListener('abort', notify, { once: true });
+
+  let cursor = settings.after;
+  let yielded = 0;
+  try {
+    let needBackfill = true;
+    while (!signal?.aborted) {
+      if (needBackfill || overflowed) {
+        needBackfill = false;
+        overflowed = false;
+        // Everything up to `latest` is handled once these pages are read.
+        const latest = await store.getLatestSequence(sessionId);
+        while (cursor < latest && !signal?.aborted) {
+          const page = await store.getEvents(sessionId, {
+            after: cursor,
+            before: latest + 1,
+            limit: settings.pageSize,
+            ...(settings.runId === undefined ? {} : { runId: settings.runId }),
+            ...(settings.types === undefined ? {} : { types: settings.types }),
+          });
+          for (const event of page) {
+            if (signal?.aborted) return;
+            cursor = event.sequence;
+            yield event;
+            yielded++;
+            if (yielded >= limit || settings.stopWhen?.(event)) return;
+          }
+          if (page.length < settings.pageSize) break;
+        }
+        cursor = Math.max(cursor, latest);
+      }
+      while (live.length > 0 && !overflowed) {
+        if (signal?.aborted) return;
+        const event = live.shift()!;
+        if (event.sequence <= cursor) continue;
+        if (event.sequence > cursor + 1) {
+          // The bus skipped something (or we subscribed late): the store has it.
+          live.unshift(event);
+          needBackfill = true;
+          break;
+        }
+        cursor = event.sequence;
+        if (!matches(event)) continue;
+        yield event;
+        yielded++;
+        if (yielded >= limit || settings.stopWhen?.(event)) return;
+      }
+      if (needBackfill || overflowed || live.length > 0 || signal?.aborted) continue;
+      const woke = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => {
+          wake = undefined;
+          resolve(false);
+        }, settings.waitMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+      });
+      // A silent bus may have lost a message: check the store now and then.
+      if (!woke) needBackfill = true;
+    }
+  } finally {
+    signal?.removeEventListener('abort', notify);
+    await subscription.unsubscribe();
+  }
 }

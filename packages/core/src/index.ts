@@ -109,6 +109,8 @@ export { followSessionEvents, sleep } from './follow-events.js';
 export type { IdPrefix } from './ids.js';
 // Ids and time
 export { generateId, isIsoTimestamp, newEventId, newRunId, newSessionId, nowIso } from './ids.js';
+export type { InMemoryEventBus } from './in-memory-event-bus.js';
+export { createInMemoryEventBus } from './in-memory-event-bus.js';
 export type { InMemorySessionStore, InMemoryStoreOptions } from './in-memory-store.js';
 // In-memory store
 export { createInMemoryStore } from './in-memory-store.js';

@@ -17,6 +17,7 @@ import { EventWriter } from './event-writer.js';
 import type { ExtensionToolDecision, RunExtension, RunExtensionContext } from './extensions.js';
 import { type FollowEventsOptions, followSessionEvents } from './follow-events.js';
 import { newEventId, nowIso } from './ids.js';
+import type { EventBus } from './ports/event-bus.js';
 import {
   type AdapterEvent,
   assertProviderAdapter,
@@ -69,6 +70,11 @@ export interface SessionManagerOptions {
   extensions?: RunExtension[];
   /** Configuration overrides for this manager (over `configure()` and the defaults). */
   config?: Partial<AsmConfig>;
+  /**
+   * Publishes every stored event to this bus (after it is stored), so readers in other processes
+   * receive it live; `streamSessionEvents` and approval waits also listen on it.
+   */
+  bus?: EventBus;
 }
 
 /** Attributes of `startSession`; `agentId` defaults to the provider name. */
@@ -168,6 +174,8 @@ const MANAGER_PROVIDER = 'session_manager';
 export class SessionManager {
   readonly store: SessionStore;
   readonly provider: ProviderAdapter;
+  /** The bus stored events are published to, if any. */
+  readonly bus: EventBus | undefined;
   private readonly pricingTable: PricingTable;
   private readonly extensions: RunExtension[];
   private readonly configOverrides: Partial<AsmConfig>;
@@ -179,6 +187,7 @@ export class SessionManager {
     options.provider.validateConfig?.();
     this.store = options.store;
     this.provider = options.provider;
+    this.bus = options.bus;
     this.pricingTable = options.pricingTable ?? DEFAULT_PRICING_TABLE;
     this.extensions = [...(options.extensions ?? [])];
     this.configOverrides = { ...(options.config ?? {}) };
@@ -460,6 +469,7 @@ export class SessionManager {
     return followSessionEvents(this.store, sessionId, {
       pollIntervalMs: this.config().eventStreamPollIntervalMs,
       pageSize: this.config().defaultEventQueryLimit,
+      ...(this.bus === undefined ? {} : { bus: this.bus }),
       ...options,
     });
   }
@@ -538,6 +548,7 @@ export class SessionManager {
       this.store,
       config.eventWriteBatchSize,
       (events) => {
+        this.publish(events);
         for (const event of events) {
           storedEvents.push(event);
           for (const extension of extensions) {
@@ -841,6 +852,7 @@ export class SessionManager {
         types: ['tool_approval_granted', 'tool_approval_denied'],
         signal: waitController.signal,
         pollIntervalMs: this.config().eventStreamPollIntervalMs,
+        ...(this.bus === undefined ? {} : { bus: this.bus }),
       })) {
         if (event.data.toolCallId !== call.id) continue;
         if (event.type === 'tool_approval_granted') {
@@ -916,7 +928,17 @@ export class SessionManager {
       ...(runId === undefined ? {} : { runId }),
       ...(correlationId === undefined ? {} : { correlationId }),
     });
-    return this.storeCall('appendEvent', () => this.store.appendEvent(event as NewEvent));
+    const stored = await this.storeCall('appendEvent', () => this.store.appendEvent(event as NewEvent));
+    this.publish([stored]);
+    return stored;
+  }
+
+  /** Best-effort live fan-out: the store is the source of truth, readers re-read it on a gap. */
+  private publish(events: StoredEvent[]): void {
+    if (this.bus === undefined || events.length === 0) return;
+    this.bus.publish(events).catch(() => {
+      // A bus outage must not fail the run; followers notice the gap and read the store.
+    });
   }
 
   private async requireSession(sessionId: string): Promise<Session> {

@@ -1,3 +1,5 @@
+export type { TestEventBusOptions } from './event-bus-suite.js';
+export { testEventBus } from './event-bus-suite.js';
 export * from './fakes/index.js';
 export type {
   ProviderCancelScenario,

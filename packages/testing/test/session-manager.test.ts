@@ -1,8 +1,10 @@
 import {
   AsmError,
+  createInMemoryEventBus,
   createInMemoryStore,
   createSessionManager,
   type ErrorCode,
+  followSessionEvents,
   isTerminalRunEventType,
   type RunExtension,
   type SessionStore,
@@ -530,5 +532,39 @@ describe('streamSessionEvents', () => {
       if (++count === 3) break;
     }
     expect(count).toBe(3);
+  });
+});
+
+describe('with an event bus', () => {
+  it('publishes stored events so a reader that cannot poll follows the run live', async () => {
+    const store = createInMemoryStore();
+    stores.push(store);
+    const bus = createInMemoryEventBus();
+    const provider = createMockProvider({ deltas: 30, chunkDelayMs: 1 });
+    const manager = createSessionManager({ store, provider, bus });
+    const blindStore = {
+      ...store,
+      supportsLongPoll: false,
+      getEvents: (sessionId: string, query?: Parameters<SessionStore['getEvents']>[1]) =>
+        store.getEvents(sessionId, { ...query, waitMs: 0 }),
+    } as SessionStore;
+    const session = await manager.startSession();
+    const run = await manager.startRun(session.id, 'live please');
+    const seen: StoredEvent[] = [];
+    const reading = (async () => {
+      for await (const event of followSessionEvents(blindStore, session.id, {
+        bus,
+        waitMs: 60_000,
+        pollIntervalMs: 60_000,
+        stopWhen: (event) => event.type === 'run_completed',
+      })) {
+        seen.push(event);
+      }
+    })();
+    await manager.executeRun(run.id);
+    await reading;
+    const stored = await store.getEvents(session.id);
+    expect(seen.map((event) => event.id)).toEqual(stored.map((event) => event.id));
+    await bus.close();
   });
 });
