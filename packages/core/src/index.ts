@@ -195,3 +195,5 @@ export {
   transcriptMessageChars,
   updateTranscript,
 } from './transcript.js';
+export { runProcess } from './child-process.js';
+export type { ProcessResult, RunProcessOptions } from './child-process.js';

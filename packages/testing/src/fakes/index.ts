@@ -2,3 +2,5 @@
 
 export type { MockFailure, MockProvider, MockProviderCall, MockProviderSettings } from './mock-provider.js';
 export { createMockProvider } from './mock-provider.js';
+export { createFakeCli } from './fake-cli.js';
+export type { FakeCli, FakeCliInvocation, FakeCliOptions, FakeCliScenario, FakeCliStep } from './fake-cli.js';
