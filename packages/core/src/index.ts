@@ -31,6 +31,8 @@ export {
   removeCapability,
   validateManifest,
 } from './capabilities.js';
+export type { ProcessResult, RunProcessOptions } from './child-process.js';
+export { runProcess } from './child-process.js';
 export type { AsmConfig, ConfigKey } from './config.js';
 // Configuration
 export { configure, DEFAULT_CONFIG, getConfig, resetConfig, resolveConfig, withConfig } from './config.js';
@@ -195,5 +197,3 @@ export {
   transcriptMessageChars,
   updateTranscript,
 } from './transcript.js';
-export { runProcess } from './child-process.js';
-export type { ProcessResult, RunProcessOptions } from './child-process.js';

@@ -23,7 +23,11 @@ describe('runProcess', () => {
     const script = `
       process.stdout.write('{"a":1}\\n{"b"');
       setTimeout(() => { process.stdout.write(':2}\\r\\n{"c":3}'); process.exit(3); }, 20);`;
-    const result = await runProcess({ command: node, args: ['-e', script], onStdoutLine: (line) => lines.push(line) });
+    const result = await runProcess({
+      command: node,
+      args: ['-e', script],
+      onStdoutLine: (line) => lines.push(line),
+    });
     expect(result.exitCode).toBe(3);
     expect(lines).toEqual(['{"a":1}', '{"b":2}', '{"c":3}']);
   });
@@ -31,7 +35,10 @@ describe('runProcess', () => {
   it('writes stdin and closes it', async () => {
     const result = await runProcess({
       command: node,
-      args: ['-e', "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>process.stdout.write(s.toUpperCase()))"],
+      args: [
+        '-e',
+        "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>process.stdout.write(s.toUpperCase()))",
+      ],
       stdin: 'prompt on stdin',
       collectStdout: true,
     });
@@ -71,7 +78,8 @@ describe('runProcess', () => {
     expect(result.aborted).toBe(true);
     expect(grandchild).toBeGreaterThan(0);
     const deadline = Date.now() + 3000;
-    while (alive(grandchild) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (alive(grandchild) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     expect(alive(grandchild)).toBe(false);
   });
 
@@ -116,12 +124,18 @@ describe('runProcess', () => {
   });
 
   it('rejects with validation_error for a missing working directory', async () => {
-    const error = await runProcess({ command: node, cwd: join(scratch, 'missing') }).catch((caught: unknown) => caught);
+    const error = await runProcess({ command: node, cwd: join(scratch, 'missing') }).catch(
+      (caught: unknown) => caught,
+    );
     expect(AsmError.isInstance(error) && error.code).toBe('validation_error');
   });
 
   it('resolves at once as aborted when the signal is already aborted', async () => {
-    const result = await runProcess({ command: node, args: ['-e', 'setInterval(() => {}, 1000)'], signal: AbortSignal.abort() });
+    const result = await runProcess({
+      command: node,
+      args: ['-e', 'setInterval(() => {}, 1000)'],
+      signal: AbortSignal.abort(),
+    });
     expect(result.aborted).toBe(true);
   });
 });

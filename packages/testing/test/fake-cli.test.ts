@@ -20,7 +20,10 @@ describe('createFakeCli', () => {
       recordEnv: ['AMP_API_KEY', 'AMP_MODE'],
       scenarios: {
         default: { steps: [{ stdout: 'default' }] },
-        hello: { steps: [{ stdout: { type: 'system', n: 1 } }, { stderr: 'warn', delayMs: 5 }, { stdout: 'plain' }], exitCode: 2 },
+        hello: {
+          steps: [{ stdout: { type: 'system', n: 1 } }, { stderr: 'warn', delayMs: 5 }, { stdout: 'plain' }],
+          exitCode: 2,
+        },
       },
     });
     const lines: string[] = [];
@@ -46,7 +49,9 @@ describe('createFakeCli', () => {
   });
 
   it('uses ASM_FAKE_SCENARIO, and stalls until killed', async () => {
-    const cli = make({ scenarios: { default: { steps: [] }, slow: { steps: [{ stdout: 'started' }], stall: true } } });
+    const cli = make({
+      scenarios: { default: { steps: [] }, slow: { steps: [{ stdout: 'started' }], stall: true } },
+    });
     const result = await runProcess({
       command: cli.path,
       env: { ...process.env, ASM_FAKE_SCENARIO: 'slow' },
