@@ -9,7 +9,8 @@ export const DEFAULT_CONFIG = deepFreeze({
   telemetryEnabled: true,
   auditLoggingEnabled: true,
 
-  redactionEnabled: false,
+  /** Secrets are redacted before events are persisted or published (the 22 default patterns). */
+  redactionEnabled: true,
   redactionReplacement: '[REDACTED]' as string,
   redactionDeepScan: true,
   redactionScanMetadata: false,

@@ -134,6 +134,8 @@ export {
 export type { EventQuery, RunFilter, SessionFilter, SessionStore } from './ports/session-store.js';
 // Ports
 export { assertSessionStore } from './ports/session-store.js';
+export type { RedactionOptions, RedactionPattern, RedactionResult, Redactor } from './redaction.js';
+export { createRedactor, DEFAULT_REDACTION_PATTERNS, UNSCANNED_EVENT_TYPES } from './redaction.js';
 export type { InputMessage, NewRunAttributes, Run, RunError, RunInput, RunOutput, RunStatus } from './run.js';
 export {
   canTransitionRun,

@@ -27,6 +27,7 @@ import {
   type ProviderAdapter,
 } from './ports/provider-adapter.js';
 import { assertSessionStore, type EventQuery, type SessionStore } from './ports/session-store.js';
+import { createRedactor, type RedactionOptions, type Redactor } from './redaction.js';
 import {
   createRun,
   type InputMessage,
@@ -75,6 +76,12 @@ export interface SessionManagerOptions {
    * receive it live; `streamSessionEvents` and approval waits also listen on it.
    */
   bus?: EventBus;
+  /**
+   * Secret redaction before anything is persisted or published (on by default; the 22 default
+   * patterns). `false` turns it off. Run input, output and errors are redacted at rest too, so an
+   * adapter executing a stored run sees the redacted input.
+   */
+  redaction?: RedactionOptions | false;
 }
 
 /** Attributes of `startSession`; `agentId` defaults to the provider name. */
@@ -180,6 +187,7 @@ export class SessionManager {
   private readonly extensions: RunExtension[];
   private readonly configOverrides: Partial<AsmConfig>;
   private readonly inFlight = new Map<string, InFlightRun>();
+  private readonly redactor: Redactor;
 
   constructor(options: SessionManagerOptions) {
     assertSessionStore(options?.store);
@@ -191,7 +199,14 @@ export class SessionManager {
     this.pricingTable = options.pricingTable ?? DEFAULT_PRICING_TABLE;
     this.extensions = [...(options.extensions ?? [])];
     this.configOverrides = { ...(options.config ?? {}) };
-    resolveConfig(this.configOverrides);
+    const config = resolveConfig(this.configOverrides);
+    this.redactor = createRedactor({
+      enabled: config.redactionEnabled,
+      replacement: config.redactionReplacement,
+      deepScan: config.redactionDeepScan,
+      scanMetadata: config.redactionScanMetadata,
+      ...(options.redaction === false ? { enabled: false } : (options.redaction ?? {})),
+    });
   }
 
   private config(): AsmConfig {
@@ -306,7 +321,7 @@ export class SessionManager {
     if (warnings.length > 0) metadata.capabilityWarnings = warnings;
     const run = createRun({
       sessionId,
-      input,
+      input: this.redactor.redactValue(input).value,
       metadata,
       ...(options.id === undefined ? {} : { id: options.id }),
     });
@@ -561,7 +576,9 @@ export class SessionManager {
           }
           if (options.onEvent) {
             try {
-              options.onEvent(event);
+              const original = unredacted?.get(event.id);
+              if (original !== undefined) unredacted?.delete(event.id);
+              options.onEvent(original === undefined ? event : ({ ...event, ...original } as StoredEvent));
             } catch {
               // A throwing listener must not break persistence or the run.
             }
@@ -572,15 +589,24 @@ export class SessionManager {
       config.eventWriteLingerMs,
     );
 
+    const unredacted =
+      this.redactor.enabled && this.redactor.unredactedOnEvent && options.onEvent
+        ? new Map<string, { data: Record<string, unknown>; metadata: Record<string, unknown> }>()
+        : undefined;
     const toNewEvent = (event: AdapterEvent, provider: string): NewEvent => {
+      const id = event.id ?? newEventId();
+      const data = (event.data ?? {}) as Record<string, unknown>;
+      const metadata = event.metadata ?? {};
+      const redacted = this.redactor.redactEventParts(event.type, data, metadata);
+      if (redacted.count > 0) unredacted?.set(id, { data, metadata });
       const stored = {
-        id: event.id ?? newEventId(),
+        id,
         type: event.type,
         timestamp: event.timestamp ?? nowIso(),
         sessionId: session.id,
         runId,
-        data: event.data ?? {},
-        metadata: event.metadata ?? {},
+        data: redacted.data,
+        metadata: redacted.metadata,
         schemaVersion: EVENT_SCHEMA_VERSION,
         provider: event.provider ?? provider,
       } as NewEvent;
@@ -712,9 +738,9 @@ export class SessionManager {
       },
     };
     if (costUsd !== undefined) run.costUsd = costUsd;
-    if (result) run.output = result.output;
+    if (result) run.output = this.redactor.redactValue(result.output).value;
     const finalError = writeFailure ?? failure;
-    if (finalError) run.error = runErrorOf(finalError);
+    if (finalError) run.error = this.redactor.redactValue(runErrorOf(finalError)).value;
     if (warnings.length > 0) run.metadata = { ...run.metadata, warnings };
 
     try {
@@ -923,7 +949,7 @@ export class SessionManager {
     const event = createEvent({
       type,
       sessionId: session.id,
-      data: data as EventData,
+      data: this.redactor.redactEventParts(type, data, {}).data as EventData,
       provider,
       ...(runId === undefined ? {} : { runId }),
       ...(correlationId === undefined ? {} : { correlationId }),

@@ -30,7 +30,7 @@ describe('defaults (spec 13.2 and 15)', () => {
   it.each([
     ['telemetryEnabled', true],
     ['auditLoggingEnabled', true],
-    ['redactionEnabled', false],
+    ['redactionEnabled', true],
     ['redactionReplacement', '[REDACTED]'],
     ['redactionDeepScan', true],
     ['redactionScanMetadata', false],
@@ -105,10 +105,10 @@ describe('configure / resetConfig', () => {
   });
 
   it('resetConfig drops every configure override', () => {
-    configure({ executeTimeoutMs: 1_000, redactionEnabled: true });
+    configure({ executeTimeoutMs: 1_000, redactionEnabled: false });
     resetConfig();
     expect(getConfig('executeTimeoutMs')).toBe(60_000);
-    expect(getConfig('redactionEnabled')).toBe(false);
+    expect(getConfig('redactionEnabled')).toBe(true);
     expect(resolveConfig()).toEqual(DEFAULT_CONFIG);
   });
 

@@ -8,5 +8,7 @@ export type {
   TestProviderAdapterOptions,
 } from './provider-suite.js';
 export { testProviderAdapter } from './provider-suite.js';
+export type { TestRedactionOptions } from './redaction-suite.js';
+export { testRedaction } from './redaction-suite.js';
 export type { TestSessionStoreOptions } from './store-suite.js';
 export { testSessionStore } from './store-suite.js';

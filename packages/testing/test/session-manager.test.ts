@@ -568,3 +568,40 @@ describe('with an event bus', () => {
     await bus.close();
   });
 });
+
+describe('redaction', () => {
+  const secret = 'password=hunter2hunter2';
+
+  it('hands onEvent what was stored (redacted) by default', async () => {
+    const { manager, store } = setup({
+      events: [{ type: 'message_received', data: { role: 'assistant', content: secret } }],
+    });
+    const seen: StoredEvent[] = [];
+    const result = await manager.runOnce(`my ${secret}`, { onEvent: (event) => seen.push(event) });
+    const stored = JSON.stringify(await store.getEvents(result.sessionId));
+    expect(stored).not.toContain('hunter2');
+    expect(JSON.stringify(seen)).not.toContain('hunter2');
+    expect((await manager.getRun(result.runId))?.input).toBe('my [REDACTED]');
+  });
+
+  it('hands onEvent the unredacted data only when the app opts in', async () => {
+    const store = createInMemoryStore();
+    stores.push(store);
+    const provider = createMockProvider({
+      events: [{ type: 'message_received', data: { role: 'assistant', content: secret } }],
+    });
+    const manager = createSessionManager({ store, provider, redaction: { unredactedOnEvent: true } });
+    const seen: StoredEvent[] = [];
+    const result = await manager.runOnce('hello', { onEvent: (event) => seen.push(event) });
+    expect(JSON.stringify(seen)).toContain('hunter2');
+    expect(JSON.stringify(await store.getEvents(result.sessionId))).not.toContain('hunter2');
+  });
+
+  it('stores secrets as they are when redaction is off', async () => {
+    const store = createInMemoryStore();
+    stores.push(store);
+    const manager = createSessionManager({ store, provider: createMockProvider(), redaction: false });
+    const result = await manager.runOnce(secret);
+    expect(JSON.stringify(await store.getEvents(result.sessionId))).toContain('hunter2');
+  });
+});

@@ -4,3 +4,4 @@ export type { FakeCli, FakeCliInvocation, FakeCliOptions, FakeCliScenario, FakeC
 export { createFakeCli } from './fake-cli.js';
 export type { MockFailure, MockProvider, MockProviderCall, MockProviderSettings } from './mock-provider.js';
 export { createMockProvider } from './mock-provider.js';
+export { SECRET_SAMPLES } from './secret-samples.js';

@@ -1,0 +1,241 @@
+import { AsmError } from './errors.js';
+import type { EventType } from './event.js';
+
+/** A secret pattern: a category name (used by the `categorized` replacement) and a regular expression. */
+export interface RedactionPattern {
+  category: string;
+  pattern: RegExp;
+}
+
+/** How secrets are redacted before events are persisted or published. */
+export interface RedactionOptions {
+  /** Default true: redaction is on unless the app turns it off. */
+  enabled?: boolean;
+  /** Patterns added after the defaults. */
+  patterns?: RedactionPattern[];
+  /** Use these patterns instead of the defaults. */
+  replacePatterns?: RedactionPattern[];
+  /** `'[REDACTED]'` (default) or any text; `'categorized'` writes `[REDACTED:<category>]`. */
+  replacement?: string;
+  /** Scan every string nested in event data (default true); false scans only the fields that carry text. */
+  deepScan?: boolean;
+  /** Also scan event metadata. Default false. */
+  scanMetadata?: boolean;
+  /** How deep nested data is scanned. Default 10. */
+  maxDepth?: number;
+  /**
+   * Hand `onEvent` listeners the unredacted data (the store and the bus still get the redacted
+   * event). Default false: listeners see exactly what was stored.
+   */
+  unredactedOnEvent?: boolean;
+}
+
+/** Result of redacting one value. */
+export interface RedactionResult<T> {
+  value: T;
+  /** How many secrets were replaced. */
+  count: number;
+}
+
+/**
+ * The 22 default patterns: provider API keys (Anthropic, OpenAI, Google, AWS, GitHub, GitLab),
+ * bearer tokens, JWTs, private keys, connection strings with credentials, and `key = value`
+ * assignments of passwords, secrets and tokens. Applied in this order.
+ */
+export const DEFAULT_REDACTION_PATTERNS: readonly RedactionPattern[] = Object.freeze([
+  { category: 'aws_access_key', pattern: /AKIA[0-9A-Z]{16}/g },
+  { category: 'aws_secret_key', pattern: /aws[_-]?secret[_-]?access[_-]?key\s*[:=]\s*\S+/gi },
+  { category: 'gcp_api_key', pattern: /AIza[0-9A-Za-z_-]{35}/g },
+  { category: 'anthropic_key', pattern: /sk-ant-[A-Za-z0-9_-]{20,}/g },
+  { category: 'openai_key', pattern: /sk-proj-[A-Za-z0-9_-]{20,}/g },
+  { category: 'openai_legacy_key', pattern: /sk-[A-Za-z0-9]{40,}/g },
+  { category: 'github_pat', pattern: /ghp_[A-Za-z0-9]{36}/g },
+  { category: 'github_oauth', pattern: /gho_[A-Za-z0-9]{36}/g },
+  { category: 'github_app', pattern: /ghs_[A-Za-z0-9]{36}/g },
+  { category: 'github_refresh', pattern: /ghr_[A-Za-z0-9]{36}/g },
+  { category: 'github_fine_pat', pattern: /github_pat_[A-Za-z0-9_]{22,}/g },
+  { category: 'gitlab_token', pattern: /glpat-[A-Za-z0-9_-]{20,}/g },
+  { category: 'jwt_token', pattern: /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g },
+  { category: 'bearer_token', pattern: /bearer\s+[A-Za-z0-9._~+/=-]{20,}/gi },
+  { category: 'password', pattern: /(?:password|passwd|pwd)\s*[:=]\s*\S+/gi },
+  { category: 'api_key_generic', pattern: /(?:api[_-]?key|apikey)\s*[:=]\s*\S+/gi },
+  { category: 'secret_key', pattern: /(?:secret[_-]?key|secretkey)\s*[:=]\s*\S+/gi },
+  { category: 'access_token', pattern: /(?:access[_-]?token|accesstoken)\s*[:=]\s*\S+/gi },
+  { category: 'auth_token', pattern: /(?:auth[_-]?token|authtoken)\s*[:=]\s*\S+/gi },
+  {
+    category: 'connection_string',
+    pattern: /(?:postgres|postgresql|mysql|redis|mongodb|amqp|mssql):\/\/\S+/gi,
+  },
+  {
+    category: 'private_key',
+    pattern:
+      /-----BEGIN (?:RSA |EC |DSA |OPENSSH )?PRIVATE KEY-----[\s\S]*?(?:-----END (?:RSA |EC |DSA |OPENSSH )?PRIVATE KEY-----|$)/g,
+  },
+  {
+    category: 'env_secret',
+    pattern: /(?:DATABASE_URL|REDIS_URL|SECRET_KEY_BASE|ENCRYPTION_KEY|PRIVATE_KEY)\s*=\s*\S+/gi,
+  },
+]);
+
+/** Event types whose data is never scanned: they carry ids, counts and statuses, not free text. */
+export const UNSCANNED_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
+  'session_created',
+  'session_started',
+  'session_paused',
+  'session_resumed',
+  'session_completed',
+  'session_cancelled',
+  'run_started',
+  'run_cancelled',
+  'run_timeout',
+  'token_usage_updated',
+  'turn_completed',
+  'workspace_snapshot_taken',
+  'workspace_diff_computed',
+  'error_recovered',
+]);
+
+/** The fields scanned per type when `deepScan` is off. */
+const TARGETED_FIELDS: Partial<Record<EventType, readonly string[]>> = {
+  message_sent: ['content'],
+  message_received: ['content'],
+  message_streamed: ['delta', 'content'],
+  tool_call_started: ['toolInput'],
+  tool_call_completed: ['toolInput', 'toolOutput'],
+  tool_call_failed: ['toolInput', 'toolOutput', 'errorMessage'],
+  error_occurred: ['errorMessage', 'providerError'],
+  run_failed: ['errorMessage', 'providerError'],
+  session_failed: ['errorMessage', 'providerError'],
+  policy_violation: ['details'],
+  tool_approval_requested: ['toolInput'],
+};
+
+/** Redacts secrets in strings and nested data. */
+export interface Redactor {
+  readonly enabled: boolean;
+  readonly unredactedOnEvent: boolean;
+  /** Redacts one string. */
+  redactString(text: string): RedactionResult<string>;
+  /** Redacts every string in a value, to `maxDepth`; containers are copied only where something changed. */
+  redactValue<T>(value: T): RedactionResult<T>;
+  /** Redacts an event's data (and metadata when configured) according to its type. */
+  redactEventParts(
+    type: EventType,
+    data: Record<string, unknown>,
+    metadata: Record<string, unknown>,
+  ): { data: Record<string, unknown>; metadata: Record<string, unknown>; count: number };
+}
+
+/**
+ * Builds a redactor. Every string first goes through one combined pattern test, so text without
+ * anything secret-looking costs a single regular-expression scan.
+ *
+ * Limits: a secret split across two streamed deltas is not recognized in either delta (the full
+ * `message_received` text is); redaction cannot know secrets that match no pattern.
+ */
+export function createRedactor(options: RedactionOptions = {}): Redactor {
+  const patterns = [...(options.replacePatterns ?? DEFAULT_REDACTION_PATTERNS), ...(options.patterns ?? [])];
+  for (const [index, entry] of patterns.entries()) {
+    if (!(entry?.pattern instanceof RegExp) || typeof entry.category !== 'string') {
+      throw new AsmError('validation_error', `redaction pattern ${index} needs a category and a RegExp`, {
+        details: { field: `patterns[${index}]` },
+      });
+    }
+  }
+  const global = patterns.map((entry) => ({
+    category: entry.category,
+    pattern: entry.pattern.global
+      ? entry.pattern
+      : new RegExp(entry.pattern.source, `${entry.pattern.flags}g`),
+  }));
+  const screen =
+    global.length === 0
+      ? undefined
+      : new RegExp(global.map((entry) => `(?:${entry.pattern.source})`).join('|'), 'i');
+  const replacement = options.replacement ?? '[REDACTED]';
+  const replacementFor = (category: string) =>
+    replacement === 'categorized' ? `[REDACTED:${category}]` : replacement;
+  const maxDepth = options.maxDepth ?? 10;
+  const enabled = options.enabled ?? true;
+  const deepScan = options.deepScan ?? true;
+
+  const redactString = (text: string): RedactionResult<string> => {
+    if (!enabled || screen === undefined || !screen.test(text)) return { value: text, count: 0 };
+    let count = 0;
+    let result = text;
+    for (const entry of global) {
+      entry.pattern.lastIndex = 0;
+      result = result.replace(entry.pattern, () => {
+        count++;
+        return replacementFor(entry.category);
+      });
+    }
+    return { value: result, count };
+  };
+
+  const walk = (value: unknown, depth: number): RedactionResult<unknown> => {
+    if (typeof value === 'string') return redactString(value);
+    if (depth >= maxDepth || typeof value !== 'object' || value === null) return { value, count: 0 };
+    if (Array.isArray(value)) {
+      let copy: unknown[] | undefined;
+      let count = 0;
+      value.forEach((item, index) => {
+        const result = walk(item, depth + 1);
+        if (result.count > 0) {
+          copy ??= [...value];
+          copy[index] = result.value;
+          count += result.count;
+        }
+      });
+      return { value: copy ?? value, count };
+    }
+    let copy: Record<string, unknown> | undefined;
+    let count = 0;
+    for (const key of Object.keys(value)) {
+      const result = walk((value as Record<string, unknown>)[key], depth + 1);
+      if (result.count > 0) {
+        copy ??= { ...(value as Record<string, unknown>) };
+        copy[key] = result.value;
+        count += result.count;
+      }
+    }
+    return { value: copy ?? value, count };
+  };
+
+  const redactValue = <T>(value: T): RedactionResult<T> =>
+    enabled ? (walk(value, 0) as RedactionResult<T>) : { value, count: 0 };
+
+  return {
+    enabled,
+    unredactedOnEvent: options.unredactedOnEvent === true,
+    redactString,
+    redactValue,
+    redactEventParts(type, data, metadata) {
+      if (!enabled || UNSCANNED_EVENT_TYPES.has(type)) return { data, metadata, count: 0 };
+      let count = 0;
+      let nextData = data;
+      if (deepScan) {
+        const result = walk(data, 0);
+        nextData = result.value as Record<string, unknown>;
+        count += result.count;
+      } else {
+        for (const field of TARGETED_FIELDS[type] ?? []) {
+          if (!(field in data)) continue;
+          const result = walk(data[field], 1);
+          if (result.count > 0) {
+            if (nextData === data) nextData = { ...data };
+            nextData[field] = result.value;
+            count += result.count;
+          }
+        }
+      }
+      let nextMetadata = metadata;
+      if (options.scanMetadata) {
+        const result = walk(metadata, 0);
+        nextMetadata = result.value as Record<string, unknown>;
+        count += result.count;
+      }
+      return { data: nextData, metadata: nextMetadata, count };
+    },
+  };
+}
