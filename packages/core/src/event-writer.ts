@@ -1,6 +1,7 @@
 import { AsmError } from './errors.js';
 import type { NewEvent, StoredEvent } from './event.js';
 import type { SessionStore } from './ports/session-store.js';
+import { channels } from './telemetry.js';
 
 /**
  * The ordered write queue of one run: events are enqueued synchronously, written in batches with
@@ -80,12 +81,24 @@ export class EventWriter {
         this.pending.length <= this.batchSize ? this.pending : this.pending.slice(0, this.batchSize);
       this.pending = batch === this.pending ? [] : this.pending.slice(batch.length);
       let stored: StoredEvent[];
+      const observed = channels.storeCall.hasSubscribers;
+      const started = observed ? performance.now() : 0;
       try {
         stored = await this.store.appendEvents(batch);
+        if (observed) {
+          channels.storeCall.publish({ operation: 'appendEvents', durationMs: performance.now() - started });
+        }
       } catch (error) {
         this.failure = AsmError.isInstance(error)
           ? error
           : AsmError.from(error, 'storage_write_failed', 'Writing events to the store failed');
+        if (observed) {
+          channels.storeCall.publish({
+            operation: 'appendEvents',
+            durationMs: performance.now() - started,
+            errorCode: this.failure.code,
+          });
+        }
         this.pending = [];
         this.onFailure(this.failure);
         return;

@@ -116,6 +116,8 @@ export { createInMemoryEventBus } from './in-memory-event-bus.js';
 export type { InMemorySessionStore, InMemoryStoreOptions } from './in-memory-store.js';
 // In-memory store
 export { createInMemoryStore } from './in-memory-store.js';
+export type { OpenTelemetryOptions, OtelSpanLike, OtelTracerLike } from './opentelemetry.js';
+export { instrumentOpenTelemetry } from './opentelemetry.js';
 export type { EventBus, EventBusFilter, EventSubscription } from './ports/event-bus.js';
 export type {
   AdapterEvent,
@@ -180,6 +182,14 @@ export {
   inputMessages,
   SessionManager,
 } from './session-manager.js';
+export type {
+  EventsStoredMessage,
+  RunEndMessage,
+  RunStartMessage,
+  SessionLifecycleMessage,
+  StoreCallMessage,
+} from './telemetry.js';
+export { ASM_CHANNELS } from './telemetry.js';
 export type { TokenUsage } from './token-usage.js';
 export { addTokenUsage, emptyTokenUsage, normalizeTokenUsage } from './token-usage.js';
 export type { PermissionMode, Tool, ToolCall, ToolDecision, ToolRules } from './tools.js';

@@ -47,6 +47,7 @@ import {
   type SessionStatus,
   transitionSession,
 } from './session.js';
+import { channels } from './telemetry.js';
 import { addTokenUsage, emptyTokenUsage, normalizeTokenUsage, type TokenUsage } from './token-usage.js';
 import {
   isToolAllowed,
@@ -517,6 +518,9 @@ export class SessionManager {
     run = transitionRun(run, 'running');
     run.provider = this.provider.name;
     await this.storeCall('saveRun', () => this.store.saveRun(run));
+    if (channels.runStart.hasSubscribers) {
+      channels.runStart.publish({ runId, sessionId: session.id, provider: this.provider.name });
+    }
 
     // Abort wiring: external signal, timeout, extensions, store failures all abort one controller.
     const signal = controller.signal;
@@ -753,6 +757,19 @@ export class SessionManager {
     }
 
     const outcomeError = writeFailure ?? failure;
+    if (channels.runEnd.hasSubscribers) {
+      channels.runEnd.publish({
+        runId,
+        sessionId: session.id,
+        provider: concreteProvider,
+        ...(model === undefined ? {} : { model }),
+        status: run.status,
+        durationMs,
+        tokenUsage: run.tokenUsage,
+        ...(costUsd === undefined ? {} : { costUsd }),
+        ...(outcomeError ? { errorCode: outcomeError.code } : {}),
+      });
+    }
     for (const extension of extensions) {
       try {
         await extension.afterRun?.(
@@ -931,6 +948,9 @@ export class SessionManager {
   ): Promise<Session> {
     const next = transitionSession(session, to, options);
     if (next === session) return session;
+    if (channels.sessionLifecycle.hasSubscribers) {
+      channels.sessionLifecycle.publish({ sessionId: session.id, from: session.status, to });
+    }
     await this.storeCall('saveSession', () => this.store.saveSession(next));
     await this.appendLifecycle(next, type, data);
     return next;
@@ -961,6 +981,9 @@ export class SessionManager {
 
   /** Best-effort live fan-out: the store is the source of truth, readers re-read it on a gap. */
   private publish(events: StoredEvent[]): void {
+    if (events.length > 0 && channels.eventsStored.hasSubscribers) {
+      channels.eventsStored.publish({ sessionId: events[0]!.sessionId, events });
+    }
     if (this.bus === undefined || events.length === 0) return;
     this.bus.publish(events).catch(() => {
       // A bus outage must not fail the run; followers notice the gap and read the store.
@@ -982,11 +1005,24 @@ export class SessionManager {
   }
 
   private async storeCall<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    const observed = channels.storeCall.hasSubscribers;
+    const started = observed ? performance.now() : 0;
     try {
-      return await call();
-    } catch (error) {
-      if (AsmError.isInstance(error)) throw error;
-      throw AsmError.from(error, 'storage_error', `SessionStore ${operation} failed: ${errorMessage(error)}`);
+      const result = await call();
+      if (observed) channels.storeCall.publish({ operation, durationMs: performance.now() - started });
+      return result;
+    } catch (caught) {
+      const error = AsmError.isInstance(caught)
+        ? caught
+        : AsmError.from(caught, 'storage_error', `SessionStore ${operation} failed: ${errorMessage(caught)}`);
+      if (observed) {
+        channels.storeCall.publish({
+          operation,
+          durationMs: performance.now() - started,
+          errorCode: error.code,
+        });
+      }
+      throw error;
     }
   }
 }
