@@ -4,8 +4,10 @@
  */
 import { type BenchRecord, printRecords, writeRecords } from './harness.js';
 import { benchRunOnce } from './run-once.bench.js';
+import { benchRuntime } from './runtime.bench.js';
 
 const records: BenchRecord[] = [];
 records.push(...(await benchRunOnce()));
+records.push(...(await benchRuntime()));
 printRecords(records);
 writeRecords(records);

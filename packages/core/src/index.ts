@@ -111,6 +111,8 @@ export { followSessionEvents, sleep } from './follow-events.js';
 export type { IdPrefix } from './ids.js';
 // Ids and time
 export { generateId, isIsoTimestamp, newEventId, newRunId, newSessionId, nowIso } from './ids.js';
+export type { ConcurrencyLimiterOptions } from './in-memory-concurrency-limiter.js';
+export { createConcurrencyLimiter } from './in-memory-concurrency-limiter.js';
 export type { InMemoryEventBus } from './in-memory-event-bus.js';
 export { createInMemoryEventBus } from './in-memory-event-bus.js';
 export type { InMemorySessionStore, InMemoryStoreOptions } from './in-memory-store.js';
@@ -118,6 +120,7 @@ export type { InMemorySessionStore, InMemoryStoreOptions } from './in-memory-sto
 export { createInMemoryStore } from './in-memory-store.js';
 export type { OpenTelemetryOptions, OtelSpanLike, OtelTracerLike } from './opentelemetry.js';
 export { instrumentOpenTelemetry } from './opentelemetry.js';
+export type { ConcurrencyLimiter, ConcurrencyStatus } from './ports/concurrency-limiter.js';
 export type { EventBus, EventBusFilter, EventSubscription } from './ports/event-bus.js';
 export type {
   AdapterEvent,

@@ -1,3 +1,5 @@
+export type { TestConcurrencyLimiterOptions } from './concurrency-limiter-suite.js';
+export { testConcurrencyLimiter } from './concurrency-limiter-suite.js';
 export type { TestEventBusOptions } from './event-bus-suite.js';
 export { testEventBus } from './event-bus-suite.js';
 export * from './fakes/index.js';
