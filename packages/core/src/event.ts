@@ -85,10 +85,10 @@ export interface ToolEventData {
  */
 export interface EventDataMap {
   session_created: { provider?: string };
-  session_started: Record<string, never>;
-  session_paused: Record<string, never>;
-  session_resumed: Record<string, never>;
-  session_completed: Record<string, never>;
+  session_started: Record<never, never>;
+  session_paused: Record<never, never>;
+  session_resumed: Record<never, never>;
+  session_completed: Record<never, never>;
   session_failed: Partial<ErrorEventData>;
   session_cancelled: { reason?: string };
   run_started: { model?: string; providerSessionId?: string; warnings?: string[] };
@@ -103,12 +103,28 @@ export interface EventDataMap {
   tool_call_completed: ToolEventData & { toolOutput?: unknown };
   tool_call_failed: ToolEventData & { toolOutput?: unknown; errorMessage?: string };
   error_occurred: Partial<ErrorEventData>;
-  error_recovered: Record<string, never>;
+  error_recovered: Record<never, never>;
   /** Cumulative usage of the run so far (not a delta). */
   token_usage_updated: Partial<TokenUsage>;
   turn_completed: { turn?: number };
-  workspace_snapshot_taken: Record<string, never>;
-  workspace_diff_computed: Record<string, never>;
+  workspace_snapshot_taken: {
+    label?: 'before' | 'after' | 'after_failure';
+    backend?: 'git' | 'hash';
+    ref?: string;
+  };
+  workspace_diff_computed: {
+    backend?: 'git' | 'hash';
+    fromRef?: string;
+    toRef?: string;
+    filesChanged?: number;
+    insertions?: number;
+    deletions?: number;
+    changedPaths?: string[];
+    hasPatch?: boolean;
+    patchRef?: string;
+    patchBytes?: number;
+    patchTruncated?: boolean;
+  };
   policy_violation: { policy?: string; kind?: string };
   tool_approval_requested: ToolEventData & { reason?: string; timeoutMs?: number };
   tool_approval_granted: { toolCallId: string; input?: unknown; approvedBy?: string };

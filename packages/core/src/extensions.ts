@@ -28,6 +28,9 @@ export interface RunOutcome {
   error?: AsmError;
 }
 
+/** What `beforeFinish` may return: run metadata to merge, or nothing. */
+export type BeforeFinishResult = { metadata?: Record<string, unknown> } | undefined;
+
 /**
  * What an extension answers when asked about a tool call: allow or deny outright, `ask` a person
  * (the manager writes `tool_approval_requested` and waits), or `undefined` to abstain.
@@ -50,6 +53,15 @@ export interface RunExtension {
     call: ToolCall,
     context: RunExtensionContext,
   ): ExtensionToolDecision | Promise<ExtensionToolDecision>;
+  /**
+   * After the adapter settled and before the run's terminal event is written: the place to emit
+   * closing events (a workspace diff) and add run metadata (merged into `run.metadata` and the
+   * result's metadata). Throwing an `AsmError` fails the run with it.
+   */
+  beforeFinish?(
+    outcome: { result?: ExecuteResult; error?: AsmError },
+    context: RunExtensionContext,
+  ): BeforeFinishResult | Promise<BeforeFinishResult>;
   /** Runs after the run's final status is stored. Errors here are reported, not thrown. */
   afterRun?(outcome: RunOutcome, context: RunExtensionContext): void | Promise<void>;
 }

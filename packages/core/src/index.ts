@@ -101,6 +101,7 @@ export {
 } from './event.js';
 export { EventWriter } from './event-writer.js';
 export type {
+  BeforeFinishResult,
   ExtensionToolDecision,
   RunExtension,
   RunExtensionContext,
@@ -111,6 +112,7 @@ export { followSessionEvents, sleep } from './follow-events.js';
 export type { IdPrefix } from './ids.js';
 // Ids and time
 export { generateId, isIsoTimestamp, newEventId, newRunId, newSessionId, nowIso } from './ids.js';
+export { createInMemoryArtifactStore, validateArtifactKey } from './in-memory-artifact-store.js';
 export type { ConcurrencyLimiterOptions } from './in-memory-concurrency-limiter.js';
 export { createConcurrencyLimiter } from './in-memory-concurrency-limiter.js';
 export type { InMemoryEventBus } from './in-memory-event-bus.js';
@@ -120,6 +122,7 @@ export type { InMemorySessionStore, InMemoryStoreOptions } from './in-memory-sto
 export { createInMemoryStore } from './in-memory-store.js';
 export type { OpenTelemetryOptions, OtelSpanLike, OtelTracerLike } from './opentelemetry.js';
 export { instrumentOpenTelemetry } from './opentelemetry.js';
+export type { ArtifactStore } from './ports/artifact-store.js';
 export type { ConcurrencyLimiter, ConcurrencyStatus } from './ports/concurrency-limiter.js';
 export type { EventBus, EventBusFilter, EventSubscription } from './ports/event-bus.js';
 export type {

@@ -548,6 +548,7 @@ export class SessionManager {
       ? [...(run.metadata.capabilityWarnings as string[])]
       : [];
     let settled = false;
+    let finalized = false;
     let sawRunStarted = false;
     let heldTerminal: AdapterEvent | undefined;
     let harvestedModel: string | undefined;
@@ -560,7 +561,7 @@ export class SessionManager {
       session,
       signal,
       abort,
-      emit: (event) => enqueue(event, MANAGER_PROVIDER),
+      emit: (event) => enqueue(event, MANAGER_PROVIDER, false),
     };
 
     const writer = new EventWriter(
@@ -618,8 +619,8 @@ export class SessionManager {
       return stored;
     };
 
-    const enqueue = (raw: AdapterEvent, defaultProvider: string): void => {
-      if (settled) return;
+    const enqueue = (raw: AdapterEvent, defaultProvider: string, fromAdapter = true): void => {
+      if (fromAdapter ? settled : finalized) return;
       const event = sanitizeAdapterEvent(raw, config.maxEventDataBytes);
       if (isTerminalRunEventType(event.type)) {
         heldTerminal ??= event;
@@ -667,7 +668,7 @@ export class SessionManager {
 
       const executeOptions: ExecuteOptions = {
         signal,
-        emit: (event) => enqueue(event, this.provider.name),
+        emit: (event) => enqueue(event, this.provider.name, true),
         continuation,
         authorizeToolCall: (call, context) =>
           this.authorizeToolCall(call, context.signal, options.toolRules, extensions, extensionContext),
@@ -696,6 +697,26 @@ export class SessionManager {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onExternalAbort);
     }
+
+    // Extensions close their part of the log (a workspace diff) before the terminal event.
+    const extensionMetadata: Record<string, unknown> = {};
+    for (const extension of extensions) {
+      if (!extension.beforeFinish) continue;
+      try {
+        const added = await extension.beforeFinish(
+          { ...(result ? { result } : {}), ...(failure ? { error: failure } : {}) },
+          extensionContext,
+        );
+        if (added?.metadata) Object.assign(extensionMetadata, added.metadata);
+      } catch (error) {
+        failure ??= AsmError.from(
+          error,
+          'internal_error',
+          `Extension ${extension.name} failed in beforeFinish`,
+        );
+      }
+    }
+    finalized = true;
 
     // Decide the final status; the manager alone sets it.
     const status: RunStatus = failure ? statusForError(failure) : 'completed';
@@ -736,6 +757,7 @@ export class SessionManager {
       providerMetadata: {
         ...run.providerMetadata,
         ...(result?.metadata ?? {}),
+        ...extensionMetadata,
         provider: concreteProvider,
         ...(model === undefined ? {} : { model }),
         ...(providerSessionId === undefined ? {} : { providerSessionId }),
@@ -745,7 +767,9 @@ export class SessionManager {
     if (result) run.output = this.redactor.redactValue(result.output).value;
     const finalError = writeFailure ?? failure;
     if (finalError) run.error = this.redactor.redactValue(runErrorOf(finalError)).value;
-    if (warnings.length > 0) run.metadata = { ...run.metadata, warnings };
+    if (warnings.length > 0 || Object.keys(extensionMetadata).length > 0) {
+      run.metadata = { ...run.metadata, ...extensionMetadata, ...(warnings.length > 0 ? { warnings } : {}) };
+    }
 
     try {
       await this.storeCall('saveRun', () => this.store.saveRun(run));

@@ -1,3 +1,5 @@
+export type { TestArtifactStoreOptions } from './artifact-store-suite.js';
+export { testArtifactStore } from './artifact-store-suite.js';
 export type { TestConcurrencyLimiterOptions } from './concurrency-limiter-suite.js';
 export { testConcurrencyLimiter } from './concurrency-limiter-suite.js';
 export type { TestEventBusOptions } from './event-bus-suite.js';

@@ -605,3 +605,37 @@ describe('redaction', () => {
     expect(JSON.stringify(await store.getEvents(result.sessionId))).toContain('hunter2');
   });
 });
+
+describe('beforeFinish extensions', () => {
+  it('write their events before the terminal event and add run metadata', async () => {
+    const closing: RunExtension = {
+      name: 'closing',
+      beforeFinish: (outcome, context) => {
+        context.emit({
+          type: 'workspace_diff_computed',
+          data: { filesChanged: 2, ok: outcome.result !== undefined },
+        });
+        return { metadata: { workspace: { filesChanged: 2 } } };
+      },
+    };
+    const { manager, store } = setup();
+    const result = await manager.runOnce('x', { extensions: [closing] });
+    const events = await store.getEvents(result.sessionId, { runId: result.runId });
+    expect(events.at(-2)?.type).toBe('workspace_diff_computed');
+    expect(events.at(-1)?.type).toBe('run_completed');
+    expect(result.metadata.workspace).toEqual({ filesChanged: 2 });
+    expect((await manager.getRun(result.runId))?.metadata.workspace).toEqual({ filesChanged: 2 });
+  });
+
+  it('fail the run when they throw', async () => {
+    const broken: RunExtension = {
+      name: 'broken',
+      beforeFinish: () => {
+        throw new AsmError('persistence_error', 'artifact upload failed');
+      },
+    };
+    const { manager } = setup();
+    const error = await expectCode(manager.runOnce('x', { extensions: [broken] }), 'persistence_error');
+    expect((await manager.getRun(error.details.runId as string))?.status).toBe('failed');
+  });
+});

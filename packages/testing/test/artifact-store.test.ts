@@ -1,0 +1,4 @@
+import { createInMemoryArtifactStore } from '@asm/core';
+import { testArtifactStore } from '../src/index.js';
+
+testArtifactStore({ name: 'in-memory', create: () => createInMemoryArtifactStore() });
