@@ -626,7 +626,9 @@ export class SessionManager {
         heldTerminal ??= event;
         return;
       }
-      if (!sawRunStarted) {
+      // The adapter's first event must be run_started; events extensions write before it (a
+      // workspace snapshot) belong before the start, like the input messages.
+      if (fromAdapter && !sawRunStarted) {
         sawRunStarted = true;
         if (event.type !== 'run_started') {
           writer.enqueue(toNewEvent({ type: 'run_started', data: {} }, this.provider.name));
