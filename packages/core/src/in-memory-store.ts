@@ -1,7 +1,18 @@
 import { AsmError } from './errors.js';
 import { type NewEvent, type StoredEvent, toStoredEvent, validateNewEvent } from './event.js';
 import { isIsoTimestamp } from './ids.js';
+import type { SessionQuery } from './ports/session-query.js';
 import type { EventQuery, RunFilter, SessionFilter, SessionStore } from './ports/session-store.js';
+import {
+  costSummaryOf,
+  countEventsIn,
+  runsForSummary,
+  searchEventsIn,
+  searchRunsIn,
+  searchSessionsIn,
+  sessionStatsOf,
+  usageSummaryOf,
+} from './query.js';
 import { type Run, runFromJSON } from './run.js';
 import { type Session, sessionFromJSON } from './session.js';
 
@@ -29,7 +40,7 @@ export interface InMemoryStoreOptions {
  * events (and their `data` and `metadata`) as immutable once appended or read. Sessions and runs, by
  * contrast, are deep-copied on save and on every read, so mutating one never changes the store.
  */
-export interface InMemorySessionStore extends SessionStore {
+export interface InMemorySessionStore extends SessionStore, SessionQuery {
   readonly specificationVersion: 'v1';
   readonly supportsLongPoll: true;
   /** True once `close()` has been called. */
@@ -162,6 +173,23 @@ export function createInMemoryStore(options: InMemoryStoreOptions = {}): InMemor
     log.push(stored);
     eventsById.set(stored.id, stored);
     return stored;
+  }
+
+  /** Runs of a session, oldest first. */
+  function runsOfSession(sessionId: string): Run[] {
+    const ids = runsBySession.get(sessionId);
+    if (!ids) return [];
+    return [...ids]
+      .map((id) => runs.get(id)!)
+      .sort(
+        (left, right) => left.createdAt.localeCompare(right.createdAt) || left.id.localeCompare(right.id),
+      );
+  }
+
+  /** Events of some sessions (all when `sessionIds` is undefined). */
+  function allEvents(sessionIds: string[] | undefined): StoredEvent[] {
+    if (sessionIds) return sessionIds.flatMap((id) => logs.get(id) ?? []);
+    return [...logs.values()].flat();
   }
 
   const store = {
@@ -368,6 +396,57 @@ export function createInMemoryStore(options: InMemoryStoreOptions = {}): InMemor
     async getLatestSequence(sessionId: string): Promise<number> {
       ensureOpen();
       return logs.get(sessionId)?.length ?? 0;
+    },
+
+    // SessionQuery: every read works on copies, like getSession/getRun.
+    async searchSessions(search) {
+      ensureOpen();
+      const page = searchSessionsIn([...sessions.values()], runsOfSession, search);
+      return { ...page, items: page.items.map((session) => cloneRecord(session, 'session')) };
+    },
+
+    async searchRuns(search) {
+      ensureOpen();
+      const page = searchRunsIn([...runs.values()], search);
+      return { ...page, items: page.items.map((run) => cloneRecord(run, 'run')) };
+    },
+
+    async searchEvents(search) {
+      ensureOpen();
+      return searchEventsIn(allEvents(search?.sessionIds), search);
+    },
+
+    async countEvents(search) {
+      ensureOpen();
+      return countEventsIn(allEvents(search?.sessionIds), search);
+    },
+
+    async getSessionStats(sessionId) {
+      ensureOpen();
+      const session = sessions.get(sessionId);
+      if (!session) throw sessionNotFound(sessionId);
+      return sessionStatsOf(session, runsOfSession(sessionId), logs.get(sessionId) ?? []);
+    },
+
+    async getUsageSummary(filter) {
+      ensureOpen();
+      return usageSummaryOf(runsForSummary([...runs.values()], sessions, filter));
+    },
+
+    async getCostSummary(filter) {
+      ensureOpen();
+      return costSummaryOf(runsForSummary([...runs.values()], sessions, filter), filter?.pricingTable);
+    },
+
+    async exportSession(sessionId) {
+      ensureOpen();
+      const session = sessions.get(sessionId);
+      if (!session) throw sessionNotFound(sessionId);
+      return {
+        session: cloneRecord(session, 'session'),
+        runs: runsOfSession(sessionId).map((run) => cloneRecord(run, 'run')),
+        events: [...(logs.get(sessionId) ?? [])],
+      };
     },
 
     async close(): Promise<void> {

@@ -139,9 +139,39 @@ export {
   isAbortCode,
   throwIfAborted,
 } from './ports/provider-adapter.js';
+export type {
+  CostSummary,
+  EventOrder,
+  EventSearch,
+  Page,
+  RunOrder,
+  RunSearch,
+  SessionExport,
+  SessionOrder,
+  SessionQuery,
+  SessionSearch,
+  SessionStats,
+  SummaryFilter,
+  UsageSummary,
+} from './ports/session-query.js';
+export { supportsSessionQuery } from './ports/session-query.js';
 export type { EventQuery, RunFilter, SessionFilter, SessionStore } from './ports/session-store.js';
 // Ports
 export { assertSessionStore } from './ports/session-store.js';
+export type { CursorKey, CursorResource } from './query.js';
+export {
+  checkQueryLimit,
+  costSummaryOf,
+  countEventsIn,
+  decodeQueryCursor,
+  encodeQueryCursor,
+  runsForSummary,
+  searchEventsIn,
+  searchRunsIn,
+  searchSessionsIn,
+  sessionStatsOf,
+  usageSummaryOf,
+} from './query.js';
 export type { RedactionOptions, RedactionPattern, RedactionResult, Redactor } from './redaction.js';
 export { createRedactor, DEFAULT_REDACTION_PATTERNS, UNSCANNED_EVENT_TYPES } from './redaction.js';
 export type { InputMessage, NewRunAttributes, Run, RunError, RunInput, RunOutput, RunStatus } from './run.js';

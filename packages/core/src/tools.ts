@@ -17,7 +17,11 @@ export interface Tool<Input = unknown, Output = unknown> {
   description?: string;
   /** JSON Schema of the input object. */
   inputSchema: Record<string, unknown>;
-  execute?: (input: Input, context: { signal: AbortSignal; toolCallId: string }) => Promise<Output> | Output;
+  /**
+   * Runs the tool. (Declared as a method so a `Tool<{ city: string }>` fits where a `Tool` is
+   * expected.)
+   */
+  execute?(input: Input, context: { signal: AbortSignal; toolCallId: string }): Promise<Output> | Output;
 }
 
 /** The answer to `authorizeToolCall`: run the tool (optionally with rewritten input), or do not. */

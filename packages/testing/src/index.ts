@@ -14,5 +14,7 @@ export type {
 export { testProviderAdapter } from './provider-suite.js';
 export type { TestRedactionOptions } from './redaction-suite.js';
 export { testRedaction } from './redaction-suite.js';
+export type { TestSessionQueryOptions } from './session-query-suite.js';
+export { testSessionQuery } from './session-query-suite.js';
 export type { TestSessionStoreOptions } from './store-suite.js';
 export { testSessionStore } from './store-suite.js';
