@@ -28,14 +28,18 @@ export interface RunOutcome {
   error?: AsmError;
 }
 
-/** What `beforeFinish` may return: run metadata to merge, or nothing. */
-export type BeforeFinishResult = { metadata?: Record<string, unknown> } | undefined;
+/** What `beforeFinish` may return: run metadata to merge and warnings to add, or nothing. */
+export type BeforeFinishResult = { metadata?: Record<string, unknown>; warnings?: string[] } | undefined;
 
 /**
  * What an extension answers when asked about a tool call: allow or deny outright, `ask` a person
  * (the manager writes `tool_approval_requested` and waits), or `undefined` to abstain.
  */
-export type ExtensionToolDecision = ToolDecision | 'ask' | undefined;
+export type ExtensionToolDecision =
+  | ToolDecision
+  | 'ask'
+  | { ask: true; reason?: string; data?: Record<string, unknown> }
+  | undefined;
 
 /**
  * A plug-in into `executeRun`: how policy and workspace snapshots hook in without core importing

@@ -700,8 +700,18 @@ export class SessionManager {
       options.signal?.removeEventListener('abort', onExternalAbort);
     }
 
-    // Extensions close their part of the log (a workspace diff) before the terminal event.
+    // Extensions close their part of the log (a workspace diff) before the terminal event. They
+    // first see every event the adapter wrote (onEvent runs as batches are stored).
     const extensionMetadata: Record<string, unknown> = {};
+    if (extensions.some((extension) => extension.beforeFinish)) {
+      try {
+        await writer.flush();
+      } catch {
+        // A write failure is reported with the terminal event below.
+      }
+      // An extension that stopped the run on one of those last events decides its outcome.
+      if (!failure && signal.aborted && AsmError.isInstance(signal.reason)) failure = signal.reason;
+    }
     for (const extension of extensions) {
       if (!extension.beforeFinish) continue;
       try {
@@ -710,6 +720,7 @@ export class SessionManager {
           extensionContext,
         );
         if (added?.metadata) Object.assign(extensionMetadata, added.metadata);
+        if (added?.warnings) warnings.push(...added.warnings);
       } catch (error) {
         failure ??= AsmError.from(
           error,
@@ -883,17 +894,22 @@ export class SessionManager {
     if (!isToolAllowed(rules, call.name)) {
       return { allow: false, reason: `Tool ${call.name} is not allowed for this run` };
     }
-    let ask = false;
+    let ask: { reasons: string[]; data: Record<string, unknown> } | undefined;
     let input: unknown;
     for (const extension of extensions) {
       if (!extension.authorizeToolCall) continue;
       const decision: ExtensionToolDecision = await extension.authorizeToolCall(call, context);
       if (decision === undefined) continue;
-      if (decision === 'ask') ask = true;
-      else if (!decision.allow) return decision;
+      if (decision === 'ask' || 'ask' in decision) {
+        ask ??= { reasons: [], data: {} };
+        if (decision !== 'ask') {
+          if (decision.reason !== undefined) ask.reasons.push(decision.reason);
+          Object.assign(ask.data, decision.data ?? {});
+        }
+      } else if (!decision.allow) return decision;
       else if (decision.input !== undefined) input = decision.input;
     }
-    if (ask) return this.waitForApproval(call, signal, context);
+    if (ask) return this.waitForApproval(call, signal, context, ask);
     return input === undefined ? { allow: true } : { allow: true, input };
   }
 
@@ -901,6 +917,7 @@ export class SessionManager {
     call: ToolCall,
     signal: AbortSignal,
     context: RunExtensionContext,
+    ask: { reasons: string[]; data: Record<string, unknown> },
   ): Promise<ToolDecision> {
     const timeoutMs = this.config().toolApprovalTimeoutMs;
     const after = await this.storeCall('getLatestSequence', () =>
@@ -908,7 +925,14 @@ export class SessionManager {
     );
     context.emit({
       type: 'tool_approval_requested',
-      data: { toolCallId: call.id, toolName: call.name, toolInput: call.input, timeoutMs },
+      data: {
+        ...ask.data,
+        toolCallId: call.id,
+        toolName: call.name,
+        toolInput: call.input,
+        timeoutMs,
+        ...(ask.reasons.length > 0 ? { reason: ask.reasons.join('; ') } : {}),
+      },
     });
     const waitController = new AbortController();
     const stop = () => waitController.abort();
