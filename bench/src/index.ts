@@ -5,9 +5,11 @@
 import { type BenchRecord, printRecords, writeRecords } from './harness.js';
 import { benchRunOnce } from './run-once.bench.js';
 import { benchRuntime } from './runtime.bench.js';
+import { benchSqlite } from './sqlite.bench.js';
 
 const records: BenchRecord[] = [];
 records.push(...(await benchRunOnce()));
 records.push(...(await benchRuntime()));
+records.push(...(await benchSqlite()));
 printRecords(records);
 writeRecords(records);

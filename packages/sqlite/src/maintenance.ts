@@ -1,0 +1,352 @@
+/**
+ * Retention and maintenance for a SQLite store (spec 2.5 and 11.5): soft delete of expired sessions,
+ * hard delete after a grace period, pruning of long event logs (streamed deltas first, protected
+ * types never), and a health check. Nothing runs on its own: call `execute` from your scheduler.
+ */
+import { AsmError, type EventType, isEventType, isSessionStatus, type SessionStatus } from '@asm/core';
+import { and, eq, isNotNull, isNull, lt, type SQL, sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { toStorageError } from './errors.js';
+import { createTables } from './schema.js';
+import type { SqliteSessionStore } from './sqlite-store.js';
+
+/** What retention keeps and what it removes. Ages and counts are positive integers or `Infinity`. */
+export interface RetentionPolicy {
+  /** Sessions not updated for this many days (and not exempt) are soft-deleted. Default 90. */
+  maxCompletedSessionAgeDays?: number;
+  /** Soft-deleted sessions are removed for good (with runs and events) this many days later. Default 30. */
+  hardDeleteAfterDays?: number;
+  /** Sessions with more events than this lose their oldest prunable events. Default `Infinity`. */
+  maxEventsPerSession?: number;
+  /** Statuses never soft-deleted. Default `['active', 'paused']`. */
+  exemptStatuses?: SessionStatus[];
+  /** Sessions carrying any of these tags are never soft-deleted. Default `['pinned']`. */
+  exemptTags?: string[];
+  /** Pruned first, oldest first. Default `['message_streamed', 'token_usage_updated']`. */
+  pruneEventTypesFirst?: EventType[];
+  /** Never pruned. Default `session_created`, `run_started`, `run_completed`, `error_occurred`, `run_failed`. */
+  protectedEventTypes?: EventType[];
+  /** Sessions hard-deleted per transaction. Default 100. */
+  batchSize?: number;
+}
+
+/** What `execute` did. A step that failed counts 0 and its message is in `errors`. */
+export interface MaintenanceReport {
+  sessionsSoftDeleted: number;
+  sessionsHardDeleted: number;
+  eventsPruned: number;
+  orphanedSequencesCleaned: number;
+  durationMs: number;
+  errors: string[];
+}
+
+/** Options of `createSqliteMaintenance`. */
+export interface SqliteMaintenanceOptions {
+  /** The clock (for tests). Default `() => new Date()`. */
+  now?: () => Date;
+}
+
+/** Retention and health operations on one SQLite store. */
+export interface SqliteMaintenance {
+  /** Validates the policy, then soft-deletes, hard-deletes, prunes and cleans orphans; never throws for a step. */
+  execute(policy?: RetentionPolicy): Promise<MaintenanceReport>;
+  /** Sets `deletedAt` on expired sessions; returns how many. */
+  softDeleteExpiredSessions(policy?: RetentionPolicy): Promise<number>;
+  /** Deletes sessions soft-deleted longer ago than `hardDeleteAfterDays`, with their runs and events. */
+  hardDeleteExpiredSessions(policy?: RetentionPolicy): Promise<number>;
+  /** Prunes one session's log down to `maxEventsPerSession`; returns how many events were deleted. */
+  pruneSessionEvents(sessionId: string, policy?: RetentionPolicy): Promise<number>;
+  /** Problems found, as sentences; empty when healthy. */
+  healthCheck(): Promise<string[]>;
+}
+
+type ResolvedPolicy = Required<RetentionPolicy>;
+
+const DEFAULT_POLICY: ResolvedPolicy = {
+  maxCompletedSessionAgeDays: 90,
+  hardDeleteAfterDays: 30,
+  maxEventsPerSession: Number.POSITIVE_INFINITY,
+  exemptStatuses: ['active', 'paused'],
+  exemptTags: ['pinned'],
+  pruneEventTypesFirst: ['message_streamed', 'token_usage_updated'],
+  protectedEventTypes: ['session_created', 'run_started', 'run_completed', 'error_occurred', 'run_failed'],
+  batchSize: 100,
+};
+
+const DAY_MS = 86_400_000;
+
+/** Checks a policy and fills in the defaults; an invalid one is `validation_error`. */
+export function resolveRetentionPolicy(policy: RetentionPolicy = {}): ResolvedPolicy {
+  const resolved = { ...DEFAULT_POLICY, ...definedOnly(policy) };
+  for (const field of ['maxCompletedSessionAgeDays', 'hardDeleteAfterDays', 'maxEventsPerSession'] as const) {
+    const value = resolved[field];
+    if (!(value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && value > 0))) {
+      throw invalidPolicy(`${field} must be a positive integer or Infinity`, field);
+    }
+  }
+  if (!Number.isInteger(resolved.batchSize) || resolved.batchSize < 1) {
+    throw invalidPolicy('batchSize must be a positive integer', 'batchSize');
+  }
+  if (!Array.isArray(resolved.exemptStatuses) || !resolved.exemptStatuses.every(isSessionStatus)) {
+    throw invalidPolicy('exemptStatuses must be session statuses', 'exemptStatuses');
+  }
+  if (!Array.isArray(resolved.exemptTags) || !resolved.exemptTags.every((tag) => typeof tag === 'string')) {
+    throw invalidPolicy('exemptTags must be strings', 'exemptTags');
+  }
+  for (const field of ['pruneEventTypesFirst', 'protectedEventTypes'] as const) {
+    if (!Array.isArray(resolved[field]) || !resolved[field].every(isEventType)) {
+      throw invalidPolicy(`${field} must be event types`, field);
+    }
+  }
+  return resolved;
+}
+
+/**
+ * Retention and maintenance over a store made by `createSqliteStore` (same connection, same table
+ * prefix). Deleting a session here deletes its runs, events and sequence counter in one transaction.
+ * Pruning deletes events but never the counter, so sequence numbers are not reused.
+ */
+export function createSqliteMaintenance(
+  store: SqliteSessionStore,
+  options: SqliteMaintenanceOptions = {},
+): SqliteMaintenance {
+  const now = options.now ?? (() => new Date());
+  const tables = createTables(store.tablePrefix);
+  const { sessions, runs, events, sessionSequences } = tables;
+  const database = store.database;
+  const db = drizzle({ client: database });
+
+  function ensureOpen(): void {
+    if (store.closed || !database.open) {
+      throw new AsmError('storage_connection_failed', 'The SQLite store is closed', {
+        retryable: false,
+        details: { closed: true },
+      });
+    }
+  }
+
+  function guarded<T>(operation: string, body: () => T): T {
+    try {
+      return body();
+    } catch (error) {
+      if (AsmError.isInstance(error)) throw error;
+      const mapped = toStorageError(error, operation, 'write');
+      throw new AsmError('maintenance_error', mapped.message, {
+        details: mapped.details,
+        cause: error,
+        retryable: mapped.retryable,
+      });
+    }
+  }
+
+  function cutoff(days: number): string {
+    return new Date(now().getTime() - days * DAY_MS).toISOString();
+  }
+
+  function softDelete(policy: ResolvedPolicy): number {
+    if (policy.maxCompletedSessionAgeDays === Number.POSITIVE_INFINITY) return 0;
+    const conditions: SQL[] = [
+      isNull(sessions.deletedAt),
+      lt(sessions.updatedAt, cutoff(policy.maxCompletedSessionAgeDays)),
+    ];
+    if (policy.exemptStatuses.length > 0) {
+      conditions.push(
+        sql`${sessions.status} not in (select value from json_each(${JSON.stringify(policy.exemptStatuses)}))`,
+      );
+    }
+    if (policy.exemptTags.length > 0) {
+      conditions.push(
+        sql`not exists (select 1 from json_each(${sessions.tags}) where value in (select value from json_each(${JSON.stringify(policy.exemptTags)})))`,
+      );
+    }
+    return guarded('softDeleteExpiredSessions', () =>
+      db
+        .update(sessions)
+        .set({ deletedAt: now().toISOString() })
+        .where(and(...conditions))
+        .run(),
+    ).changes;
+  }
+
+  const deleteOne = (sessionId: string): void => {
+    db.delete(events).where(eq(events.sessionId, sessionId)).run();
+    db.delete(runs).where(eq(runs.sessionId, sessionId)).run();
+    db.delete(sessionSequences).where(eq(sessionSequences.sessionId, sessionId)).run();
+    db.delete(sessions).where(eq(sessions.id, sessionId)).run();
+  };
+
+  function hardDelete(policy: ResolvedPolicy): number {
+    if (policy.hardDeleteAfterDays === Number.POSITIVE_INFINITY) return 0;
+    const before = cutoff(policy.hardDeleteAfterDays);
+    let deleted = 0;
+    for (;;) {
+      const batch = guarded('hardDeleteExpiredSessions', () =>
+        db
+          .select({ id: sessions.id })
+          .from(sessions)
+          .where(and(isNotNull(sessions.deletedAt), lt(sessions.deletedAt, before)))
+          .limit(policy.batchSize)
+          .all(),
+      );
+      if (batch.length === 0) return deleted;
+      guarded('hardDeleteExpiredSessions', () =>
+        db.transaction(
+          () => {
+            for (const { id } of batch) deleteOne(id);
+          },
+          { behavior: 'immediate' },
+        ),
+      );
+      deleted += batch.length;
+    }
+  }
+
+  function prune(sessionId: string, policy: ResolvedPolicy): number {
+    if (policy.maxEventsPerSession === Number.POSITIVE_INFINITY) return 0;
+    const protectedTypes = JSON.stringify(policy.protectedEventTypes);
+    const firstTypes = JSON.stringify(policy.pruneEventTypesFirst);
+    const deleteOldest = (excess: number, filter: SQL): number =>
+      db.run(
+        sql`delete from ${events} where ${events.id} in (select ${events.id} from ${events} where ${events.sessionId} = ${sessionId} and ${filter} order by ${events.sequence} limit ${excess})`,
+      ).changes;
+    return guarded('pruneSessionEvents', () =>
+      db.transaction(
+        () => {
+          const total =
+            db
+              .select({ total: sql<number>`count(*)` })
+              .from(events)
+              .where(eq(events.sessionId, sessionId))
+              .get()?.total ?? 0;
+          let excess = total - policy.maxEventsPerSession;
+          if (excess <= 0) return 0;
+          const notProtected = sql`${events.type} not in (select value from json_each(${protectedTypes}))`;
+          let pruned = deleteOldest(
+            excess,
+            sql`${events.type} in (select value from json_each(${firstTypes})) and ${notProtected}`,
+          );
+          excess -= pruned;
+          if (excess > 0) pruned += deleteOldest(excess, notProtected);
+          return pruned;
+        },
+        { behavior: 'immediate' },
+      ),
+    );
+  }
+
+  function pruneAll(policy: ResolvedPolicy): number {
+    if (policy.maxEventsPerSession === Number.POSITIVE_INFINITY) return 0;
+    const over = guarded('pruneSessionEvents', () =>
+      db
+        .select({ sessionId: events.sessionId })
+        .from(events)
+        .groupBy(events.sessionId)
+        .having(sql`count(*) > ${policy.maxEventsPerSession}`)
+        .all(),
+    );
+    let pruned = 0;
+    for (const { sessionId } of over) pruned += prune(sessionId, policy);
+    return pruned;
+  }
+
+  function cleanOrphanedSequences(): number {
+    return guarded('cleanOrphanedSequences', () =>
+      db
+        .delete(sessionSequences)
+        .where(
+          sql`not exists (select 1 from ${sessions} where ${sessions.id} = ${sessionSequences.sessionId})`,
+        )
+        .run(),
+    ).changes;
+  }
+
+  return {
+    async execute(policy?: RetentionPolicy): Promise<MaintenanceReport> {
+      ensureOpen();
+      const resolved = resolveRetentionPolicy(policy);
+      const started = performance.now();
+      const errors: string[] = [];
+      const step = (name: string, body: () => number): number => {
+        try {
+          return body();
+        } catch (error) {
+          errors.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+          return 0;
+        }
+      };
+      const report: MaintenanceReport = {
+        sessionsSoftDeleted: step('softDeleteExpiredSessions', () => softDelete(resolved)),
+        sessionsHardDeleted: step('hardDeleteExpiredSessions', () => hardDelete(resolved)),
+        eventsPruned: step('pruneSessionEvents', () => pruneAll(resolved)),
+        orphanedSequencesCleaned: step('cleanOrphanedSequences', cleanOrphanedSequences),
+        durationMs: 0,
+        errors,
+      };
+      report.durationMs = Math.round(performance.now() - started);
+      return report;
+    },
+
+    async softDeleteExpiredSessions(policy?: RetentionPolicy): Promise<number> {
+      ensureOpen();
+      return softDelete(resolveRetentionPolicy(policy));
+    },
+
+    async hardDeleteExpiredSessions(policy?: RetentionPolicy): Promise<number> {
+      ensureOpen();
+      return hardDelete(resolveRetentionPolicy(policy));
+    },
+
+    async pruneSessionEvents(sessionId: string, policy?: RetentionPolicy): Promise<number> {
+      ensureOpen();
+      return prune(sessionId, resolveRetentionPolicy(policy));
+    },
+
+    async healthCheck(): Promise<string[]> {
+      ensureOpen();
+      return guarded('healthCheck', () => {
+        const issues: string[] = [];
+        const orphanEvents =
+          db
+            .select({ total: sql<number>`count(*)` })
+            .from(events)
+            .where(sql`not exists (select 1 from ${sessions} where ${sessions.id} = ${events.sessionId})`)
+            .get()?.total ?? 0;
+        if (orphanEvents > 0) issues.push(`${orphanEvents} events reference non-existent sessions`);
+        const orphanRuns =
+          db
+            .select({ total: sql<number>`count(*)` })
+            .from(runs)
+            .where(sql`not exists (select 1 from ${sessions} where ${sessions.id} = ${runs.sessionId})`)
+            .get()?.total ?? 0;
+        if (orphanRuns > 0) issues.push(`${orphanRuns} runs reference non-existent sessions`);
+        // A counter behind the log would hand out a taken number (a counter ahead is normal after pruning).
+        const prefix = store.tablePrefix;
+        const behind = database
+          .prepare(
+            `SELECT e.session_id AS sessionId, max(e.sequence) AS maxSequence, q.last_sequence AS counter
+             FROM "${prefix}events" e LEFT JOIN "${prefix}session_sequences" q ON q.session_id = e.session_id
+             GROUP BY e.session_id HAVING coalesce(q.last_sequence, 0) < max(e.sequence)`,
+          )
+          .all() as Array<{ sessionId: string; maxSequence: number; counter: number | null }>;
+        for (const row of behind) {
+          issues.push(
+            `Sequence mismatch for ${row.sessionId}: counter=${row.counter ?? 'none'}, max_sequence=${row.maxSequence}`,
+          );
+        }
+        return issues;
+      });
+    },
+  };
+}
+
+function definedOnly(policy: RetentionPolicy): RetentionPolicy {
+  if (typeof policy !== 'object' || policy === null)
+    throw invalidPolicy('policy must be an object', 'policy');
+  return Object.fromEntries(
+    Object.entries(policy).filter(([, value]) => value !== undefined),
+  ) as RetentionPolicy;
+}
+
+function invalidPolicy(message: string, field: string): AsmError {
+  return new AsmError('validation_error', `Invalid retention policy: ${message}`, { details: { field } });
+}
