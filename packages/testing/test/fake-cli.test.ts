@@ -52,14 +52,18 @@ describe('createFakeCli', () => {
     const cli = make({
       scenarios: { default: { steps: [] }, slow: { steps: [{ stdout: 'started' }], stall: true } },
     });
+    const controller = new AbortController();
     const result = await runProcess({
       command: cli.path,
       env: { ...process.env, ASM_FAKE_SCENARIO: 'slow' },
-      idleTimeoutMs: 200,
+      signal: controller.signal,
       killGraceMs: 100,
       collectStdout: true,
+      // It stalls after its one line: only the abort below ends it.
+      onStdoutLine: () => setTimeout(() => controller.abort(), 50),
     });
     expect(result.stdout).toBe('started\n');
-    expect(result.idleTimedOut).toBe(true);
+    expect(result.aborted).toBe(true);
+    expect(result.exitCode).toBeNull();
   });
 });
