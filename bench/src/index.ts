@@ -3,6 +3,7 @@
  * written to `bench/results/latest.json`.
  */
 import { type BenchRecord, printRecords, writeRecords } from './harness.js';
+import { benchRedis } from './redis.bench.js';
 import { benchRunOnce } from './run-once.bench.js';
 import { benchRuntime } from './runtime.bench.js';
 import { benchSqlite } from './sqlite.bench.js';
@@ -11,5 +12,6 @@ const records: BenchRecord[] = [];
 records.push(...(await benchRunOnce()));
 records.push(...(await benchRuntime()));
 records.push(...(await benchSqlite()));
+records.push(...(await benchRedis()));
 printRecords(records);
 writeRecords(records);
