@@ -117,6 +117,9 @@ export type { ConcurrencyLimiterOptions } from './in-memory-concurrency-limiter.
 export { createConcurrencyLimiter } from './in-memory-concurrency-limiter.js';
 export type { InMemoryEventBus } from './in-memory-event-bus.js';
 export { createInMemoryEventBus } from './in-memory-event-bus.js';
+// Router state
+export type { InMemoryRouterStateOptions } from './in-memory-router-state.js';
+export { createInMemoryRouterState } from './in-memory-router-state.js';
 export type { InMemorySessionStore, InMemoryStoreOptions } from './in-memory-store.js';
 // In-memory store
 export { createInMemoryStore } from './in-memory-store.js';
@@ -139,6 +142,13 @@ export {
   isAbortCode,
   throwIfAborted,
 } from './ports/provider-adapter.js';
+export type {
+  CircuitBreakerSnapshot,
+  CircuitState,
+  ProviderHealthState,
+  RouterStateStore,
+  StickyBinding,
+} from './ports/router-state.js';
 export type {
   CostSummary,
   EventOrder,

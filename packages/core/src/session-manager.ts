@@ -553,6 +553,7 @@ export class SessionManager {
     let heldTerminal: AdapterEvent | undefined;
     let harvestedModel: string | undefined;
     let harvestedProviderSessionId: string | undefined;
+    let harvestedFrom: string | undefined;
     let concreteProvider = this.provider.name;
     let lastUsage: TokenUsage | undefined;
 
@@ -623,6 +624,7 @@ export class SessionManager {
       if (fromAdapter ? settled : finalized) return;
       const event = sanitizeAdapterEvent(raw, config.maxEventDataBytes);
       if (isTerminalRunEventType(event.type)) {
+        if (fromAdapter && event.provider) concreteProvider = event.provider;
         heldTerminal ??= event;
         return;
       }
@@ -634,11 +636,15 @@ export class SessionManager {
           writer.enqueue(toNewEvent({ type: 'run_started', data: {} }, this.provider.name));
         }
       }
+      // Behind a router every event names the provider that produced it; the last one serves the run.
+      if (fromAdapter && event.provider) concreteProvider = event.provider;
       if (event.type === 'run_started') {
         const data = event.data as EventData<'run_started'> | undefined;
         if (typeof data?.model === 'string') harvestedModel = data.model;
-        if (typeof data?.providerSessionId === 'string') harvestedProviderSessionId = data.providerSessionId;
-        if (event.provider) concreteProvider = event.provider;
+        if (typeof data?.providerSessionId === 'string') {
+          harvestedProviderSessionId = data.providerSessionId;
+          harvestedFrom = concreteProvider;
+        }
       } else if (event.type === 'token_usage_updated') {
         lastUsage = normalizeTokenUsage(event.data as Partial<TokenUsage>);
       }
@@ -737,7 +743,10 @@ export class SessionManager {
     if (result?.provider) concreteProvider = result.provider;
     const tokenUsage = result ? normalizeTokenUsage(result.tokenUsage) : (lastUsage ?? emptyTokenUsage());
     const model = result?.model ?? harvestedModel;
-    const providerSessionId = result?.providerSessionId ?? harvestedProviderSessionId;
+    // A session id seen on an earlier attempt's run_started belongs to that attempt's provider.
+    const providerSessionId =
+      result?.providerSessionId ??
+      (harvestedFrom === concreteProvider ? harvestedProviderSessionId : undefined);
     let costUsd: number | undefined;
     if (result?.costUsd !== undefined && result.costUsd > 0) costUsd = result.costUsd;
     else costUsd = calculateCost(tokenUsage, concreteProvider, model, this.pricingTable);
@@ -852,7 +861,7 @@ export class SessionManager {
       );
       return transcript;
     };
-    if (mode === false) return { mode: 'none', loadTranscript };
+    if (mode === false) return { mode: 'none', loadTranscript, requested: mode };
     const sessions = (session.metadata.providerSessions ?? {}) as Record<string, ProviderSessionRecord>;
     const recorded = sessions[this.provider.name]?.providerSessionId;
     const native = this.provider.supportsNativeContinuation === true;
@@ -873,15 +882,15 @@ export class SessionManager {
           },
         );
       }
-      return { mode: 'native', providerSessionId: recorded, loadTranscript };
+      return { mode: 'native', providerSessionId: recorded, loadTranscript, requested: mode };
     }
     if (mode === 'auto' && native && recorded !== undefined) {
-      return { mode: 'native', providerSessionId: recorded, loadTranscript };
+      return { mode: 'native', providerSessionId: recorded, loadTranscript, requested: mode };
     }
     const loaded = await loadTranscript();
     if (mode === 'auto' && loaded.messages.length === 0)
-      return { mode: 'none', transcript: loaded, loadTranscript };
-    return { mode: 'replay', transcript: loaded, loadTranscript };
+      return { mode: 'none', transcript: loaded, loadTranscript, requested: mode };
+    return { mode: 'replay', transcript: loaded, loadTranscript, requested: mode };
   }
 
   private async authorizeToolCall(

@@ -14,6 +14,8 @@ export type {
 export { testProviderAdapter } from './provider-suite.js';
 export type { TestRedactionOptions } from './redaction-suite.js';
 export { testRedaction } from './redaction-suite.js';
+export type { TestRouterStateStoreOptions } from './router-state-suite.js';
+export { testRouterStateStore } from './router-state-suite.js';
 export type { TestSessionQueryOptions } from './session-query-suite.js';
 export { testSessionQuery } from './session-query-suite.js';
 export type { TestSessionStoreOptions } from './store-suite.js';

@@ -40,6 +40,8 @@ export interface ExecuteContinuation {
    * a native resume to another provider).
    */
   loadTranscript(): Promise<Transcript>;
+  /** What the app asked for (`auto` by default); a router uses it to honour an explicit `replay`. */
+  requested?: false | 'auto' | 'replay' | 'native';
 }
 
 /** What `execute` receives besides the run and the session. */

@@ -21,7 +21,7 @@ import {
 export interface MockFailure {
   code: ErrorCode;
   message?: string;
-  /** Fail after this many streamed deltas (default: before streaming). */
+  /** Fail after this many streamed deltas (default: after streaming all of them, before the answer completes). */
   afterDeltas?: number;
   kind?: ProviderErrorKind;
   status?: number;

@@ -1,0 +1,4 @@
+import { createInMemoryRouterState } from '@asm/core';
+import { testRouterStateStore } from '../src/index.js';
+
+testRouterStateStore({ name: 'in-process', create: () => createInMemoryRouterState() });
