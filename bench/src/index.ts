@@ -2,6 +2,7 @@
  * `pnpm bench`: every benchmark, printed as ratios to a baseline measured in the same process, and
  * written to `bench/results/latest.json`.
  */
+import { benchClaude } from './claude.bench.js';
 import { type BenchRecord, printRecords, writeRecords } from './harness.js';
 import { benchRedis } from './redis.bench.js';
 import { benchRunOnce } from './run-once.bench.js';
@@ -13,5 +14,6 @@ records.push(...(await benchRunOnce()));
 records.push(...(await benchRuntime()));
 records.push(...(await benchSqlite()));
 records.push(...(await benchRedis()));
+records.push(...(await benchClaude()));
 printRecords(records);
 writeRecords(records);

@@ -238,6 +238,15 @@ export type {
 export { ASM_CHANNELS } from './telemetry.js';
 export type { TokenUsage } from './token-usage.js';
 export { addTokenUsage, emptyTokenUsage, normalizeTokenUsage } from './token-usage.js';
+// Tool loop
+export type {
+  RunToolLoopOptions,
+  ToolLoopResult,
+  ToolLoopTurn,
+  ToolLoopTurnContext,
+  ToolResult,
+} from './tool-loop.js';
+export { DEFAULT_MAX_TURNS, MAX_TURNS_STOP_REASON, runToolLoop } from './tool-loop.js';
 export type { PermissionMode, Tool, ToolCall, ToolDecision, ToolRules } from './tools.js';
 export {
   isPermissionMode,

@@ -1,5 +1,20 @@
 // Test doubles with no vitest import: usable from any test runner, scripts and examples.
 
+export type {
+  FakeAnthropicBlock,
+  FakeAnthropicHttpError,
+  FakeAnthropicInterrupt,
+  FakeAnthropicMessage,
+  FakeAnthropicRequest,
+  FakeAnthropicRequestBody,
+  FakeAnthropicResponder,
+  FakeAnthropicResponse,
+  FakeAnthropicServer,
+  FakeAnthropicServerOptions,
+  FakeAnthropicStall,
+  FakeAnthropicUsage,
+} from './anthropic-server.js';
+export { createFakeAnthropicServer, FAKE_ANTHROPIC_SCENARIOS } from './anthropic-server.js';
 export type { FakeCli, FakeCliInvocation, FakeCliOptions, FakeCliScenario, FakeCliStep } from './fake-cli.js';
 export { createFakeCli } from './fake-cli.js';
 export type { MockFailure, MockProvider, MockProviderCall, MockProviderSettings } from './mock-provider.js';
