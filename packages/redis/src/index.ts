@@ -4,5 +4,7 @@ export type { KeyLayout } from './keys.js';
 export { keyLayout } from './keys.js';
 export type { RedisEventBus, RedisEventBusOptions } from './redis-event-bus.js';
 export { createRedisEventBus } from './redis-event-bus.js';
+export type { RedisRouterState, RedisRouterStateOptions } from './redis-router-state.js';
+export { createRedisRouterState } from './redis-router-state.js';
 export type { RedisSessionStore, RedisStoreOptions, RedisStoreRetention } from './redis-store.js';
 export { createRedisStore } from './redis-store.js';
