@@ -4,6 +4,7 @@
  */
 import { benchClaude } from './claude.bench.js';
 import { type BenchRecord, printRecords, writeRecords } from './harness.js';
+import { benchPostgres } from './postgres.bench.js';
 import { benchRedis } from './redis.bench.js';
 import { benchRunOnce } from './run-once.bench.js';
 import { benchRuntime } from './runtime.bench.js';
@@ -14,6 +15,7 @@ records.push(...(await benchRunOnce()));
 records.push(...(await benchRuntime()));
 records.push(...(await benchSqlite()));
 records.push(...(await benchRedis()));
+records.push(...(await benchPostgres()));
 records.push(...(await benchClaude()));
 printRecords(records);
 writeRecords(records);

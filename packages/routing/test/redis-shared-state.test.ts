@@ -46,7 +46,7 @@ describe('routers sharing state through Redis', () => {
       const outcome = await executeDirect(two.router);
       expect(outcome.result?.provider).toBe('b');
       expect(two.a.calls).toHaveLength(0);
-      expect((outcome.result?.metadata?.routing as RoutingDecision).skipped).toEqual([
+      expect((outcome.result?.metadata?.routing as RoutingDecision | undefined)?.skipped).toEqual([
         { provider: 'a', reason: 'circuit_open' },
       ]);
     } finally {

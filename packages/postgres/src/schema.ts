@@ -1,0 +1,155 @@
+/**
+ * The PostgreSQL schema of `@asm/postgres`, defined with drizzle-orm (pg-core). drizzle-kit generates
+ * the shipped migrations from the tables exported at the bottom of this file (`pnpm db:generate`).
+ *
+ * The tables are written without a schema, so the generated SQL is schema-free; the migration runner
+ * applies it with `search_path` set to the store's schema. A store builds the same tables bound to its
+ * schema with `createTables(schema)` (used by the drizzle queries), and the hot path names them with
+ * `qualifiedNames(schema)`.
+ *
+ * Conventions:
+ * - Every timestamp of a session or run is kept twice: the ISO-8601 string exactly as the app gave it
+ *   (`*_iso`, `text`, returned as is) and the instant as `timestamptz` (µs, for ordering and for SQL).
+ * - An event's `timestamp` string is kept as given (`timestamp`, `text`); its instant is
+ *   `occurred_at` (`timestamptz`, floored to the microsecond) plus `occurred_at_ns` (the 0–999
+ *   nanoseconds below the microsecond), so ordering and the inclusive `since` filter are exact at any
+ *   precision an ISO string can carry.
+ * - JSON values are `jsonb`. There are no foreign keys (as in the reference library): the store
+ *   deletes a session's runs, events and counter in one transaction, under the counter's row lock.
+ *
+ * This file imports nothing but drizzle-orm, so drizzle-kit can load it on its own.
+ */
+import {
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  PgSchema,
+  pgTable,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+/** The schema a store uses when none is given. */
+export const DEFAULT_SCHEMA = 'asm';
+
+/** Table names (the same in every schema). */
+export const TABLE_NAMES = {
+  sessions: 'asm_sessions',
+  runs: 'asm_runs',
+  events: 'asm_events',
+  sessionSequences: 'asm_session_sequences',
+  migrations: 'asm_migrations',
+} as const;
+
+const instant = (name: string) => timestamp(name, { withTimezone: true, precision: 6, mode: 'string' });
+
+/** Builds the four tables, bound to `schema` (`undefined`: unqualified, as in the migrations). */
+export function createTables(schema?: string) {
+  // `new PgSchema` rather than `pgSchema()`, which refuses 'public': every name must be qualified.
+  const table = (schema === undefined ? pgTable : new PgSchema(schema).table) as typeof pgTable;
+
+  const sessions = table(
+    TABLE_NAMES.sessions,
+    {
+      id: text('id').primaryKey(),
+      agentId: text('agent_id').notNull(),
+      status: text('status').notNull(),
+      parentSessionId: text('parent_session_id'),
+      metadata: jsonb('metadata').notNull().default({}),
+      context: jsonb('context').notNull().default({}),
+      tags: text('tags').array().notNull().default([]),
+      createdAt: instant('created_at').notNull(),
+      createdAtIso: text('created_at_iso').notNull(),
+      updatedAt: instant('updated_at').notNull(),
+      updatedAtIso: text('updated_at_iso').notNull(),
+      deletedAt: instant('deleted_at'),
+      deletedAtIso: text('deleted_at_iso'),
+    },
+    (columns) => [
+      index('asm_sessions_status_idx').on(columns.status),
+      index('asm_sessions_agent_idx').on(columns.agentId),
+      index('asm_sessions_created_idx').on(columns.createdAt, columns.id),
+    ],
+  );
+
+  const runs = table(
+    TABLE_NAMES.runs,
+    {
+      id: text('id').primaryKey(),
+      sessionId: text('session_id').notNull(),
+      status: text('status').notNull(),
+      input: jsonb('input'),
+      output: jsonb('output'),
+      error: jsonb('error'),
+      metadata: jsonb('metadata').notNull().default({}),
+      turnCount: integer('turn_count').notNull().default(0),
+      tokenUsage: jsonb('token_usage').notNull(),
+      costUsd: doublePrecision('cost_usd'),
+      provider: text('provider'),
+      providerMetadata: jsonb('provider_metadata').notNull().default({}),
+      createdAt: instant('created_at').notNull(),
+      createdAtIso: text('created_at_iso').notNull(),
+      startedAt: instant('started_at'),
+      startedAtIso: text('started_at_iso'),
+      endedAt: instant('ended_at'),
+      endedAtIso: text('ended_at_iso'),
+    },
+    (columns) => [
+      index('asm_runs_session_created_idx').on(columns.sessionId, columns.createdAt, columns.id),
+      index('asm_runs_status_idx').on(columns.status),
+      index('asm_runs_provider_idx').on(columns.provider),
+    ],
+  );
+
+  const events = table(
+    TABLE_NAMES.events,
+    {
+      id: text('id').primaryKey(),
+      sessionId: text('session_id').notNull(),
+      sequence: integer('sequence').notNull(),
+      type: text('type').notNull(),
+      timestamp: text('timestamp').notNull(),
+      occurredAt: instant('occurred_at').notNull(),
+      occurredAtNs: smallint('occurred_at_ns').notNull().default(0),
+      runId: text('run_id'),
+      data: jsonb('data').notNull(),
+      metadata: jsonb('metadata').notNull().default({}),
+      schemaVersion: integer('schema_version').notNull().default(1),
+      provider: text('provider'),
+      correlationId: text('correlation_id'),
+    },
+    (columns) => [
+      uniqueIndex('asm_events_session_sequence_idx').on(columns.sessionId, columns.sequence),
+      index('asm_events_run_idx').on(columns.runId, columns.sequence),
+      index('asm_events_session_type_idx').on(columns.sessionId, columns.type, columns.sequence),
+    ],
+  );
+
+  /**
+   * The last sequence number handed out per session. The row exists exactly as long as the session:
+   * `saveSession` creates it, `deleteSession` deletes it. Appends take its row lock.
+   */
+  const sessionSequences = table(TABLE_NAMES.sessionSequences, {
+    sessionId: text('session_id').primaryKey(),
+    lastSequence: integer('last_sequence').notNull().default(0),
+  });
+
+  return { sessions, runs, events, sessionSequences };
+}
+
+/** The tables of a store, as built by `createTables`. */
+export type PostgresTables = ReturnType<typeof createTables>;
+
+const unqualified = createTables();
+
+/** `asm_sessions`, unqualified (what drizzle-kit reads). */
+export const sessions = unqualified.sessions;
+/** `asm_runs`, unqualified (what drizzle-kit reads). */
+export const runs = unqualified.runs;
+/** `asm_events`, unqualified (what drizzle-kit reads). */
+export const events = unqualified.events;
+/** `asm_session_sequences`, unqualified (what drizzle-kit reads). */
+export const sessionSequences = unqualified.sessionSequences;
