@@ -19,4 +19,24 @@ export type { FakeCli, FakeCliInvocation, FakeCliOptions, FakeCliScenario, FakeC
 export { createFakeCli } from './fake-cli.js';
 export type { MockFailure, MockProvider, MockProviderCall, MockProviderSettings } from './mock-provider.js';
 export { createMockProvider } from './mock-provider.js';
+export type {
+  FakeResponsesHttpError,
+  FakeResponsesInterrupt,
+  FakeResponsesOutputItem,
+  FakeResponsesRequest,
+  FakeResponsesRequestBody,
+  FakeResponsesResponder,
+  FakeResponsesResponse,
+  FakeResponsesServer,
+  FakeResponsesServerOptions,
+  FakeResponsesStall,
+  FakeResponsesStream,
+  FakeResponsesUsage,
+} from './responses-server.js';
+export {
+  createFakeResponsesServer,
+  FAKE_RESPONSES_DEFAULT_COMMAND,
+  FAKE_RESPONSES_SCENARIOS,
+  fakeResponsesLastUserText,
+} from './responses-server.js';
 export { SECRET_SAMPLES } from './secret-samples.js';
