@@ -18,8 +18,15 @@ export interface RunProcessOptions {
   idleTimeoutMs?: number;
   /** Kills the process group after this long in all. */
   timeoutMs?: number;
-  /** After SIGTERM, how long the group gets before SIGKILL. Default 2,000 ms. */
+  /** After the first signal, how long the group gets before SIGKILL. Default 2,000 ms. */
   killGraceMs?: number;
+  /**
+   * The first signal sent on abort or timeout. Default `SIGTERM`; agents that stop the command they
+   * are running on an interrupt (Codex) want `SIGINT`.
+   */
+  interruptSignal?: NodeJS.Signals;
+  /** Called with the child's pid once it is spawned. */
+  onSpawn?: (pid: number) => void;
   /** Called with each complete stdout line (without the line break), in order. */
   onStdoutLine?: (line: string) => void;
   /** Called with each raw stdout chunk (decoded as UTF-8). */
@@ -123,7 +130,7 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessResult> {
       }
     };
     const terminate = () => {
-      killGroup('SIGTERM');
+      killGroup(options.interruptSignal ?? 'SIGTERM');
       killTimer ??= setTimeout(() => killGroup('SIGKILL'), killGraceMs);
     };
     const resetIdle = () => {
@@ -225,6 +232,9 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessResult> {
       }
     });
     child.once('close', finish);
+    child.once('spawn', () => {
+      if (child.pid !== undefined) options.onSpawn?.(child.pid);
+    });
 
     child.stdin?.on('error', () => {
       // The child may exit without reading its input (EPIPE); its exit status tells what happened.

@@ -139,3 +139,30 @@ describe('runProcess', () => {
     expect(result.aborted).toBe(true);
   });
 });
+
+describe('runProcess signals', () => {
+  it('sends the chosen interrupt signal first and reports the pid on spawn', async () => {
+    const controller = new AbortController();
+    let spawned = 0;
+    const result = await runProcess({
+      command: node,
+      args: [
+        '-e',
+        "process.on('SIGINT', () => { console.log('interrupted'); process.exit(7); }); console.log('ready'); setInterval(() => {}, 1000)",
+      ],
+      signal: controller.signal,
+      interruptSignal: 'SIGINT',
+      killGraceMs: 2_000,
+      collectStdout: true,
+      onSpawn: (pid) => {
+        spawned = pid;
+      },
+      onStdoutLine: (line) => {
+        if (line === 'ready') controller.abort();
+      },
+    });
+    expect(spawned).toBeGreaterThan(0);
+    expect(result.stdout).toContain('interrupted');
+    expect(result.exitCode).toBe(7);
+  });
+});
