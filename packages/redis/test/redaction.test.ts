@@ -19,7 +19,7 @@ it('no key under the prefix holds a secret', async () => {
     if (type === 'string') dump.push((await admin.get(key)) ?? '');
     else if (type === 'hash') dump.push(JSON.stringify(await admin.hgetall(key)));
     else if (type === 'stream') dump.push(JSON.stringify(await admin.xrange(key, '-', '+')));
-    else if (type === 'zset') dump.push(JSON.stringify(await admin.zrange(key, 0, -1)));
+    else if (type === 'zset') dump.push(JSON.stringify(await admin.zrange(key, '0', '-1')));
     else if (type === 'set') dump.push(JSON.stringify(await admin.smembers(key)));
   }
   const text = dump.join('\n');
