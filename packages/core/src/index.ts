@@ -168,8 +168,9 @@ export { supportsSessionQuery } from './ports/session-query.js';
 export type { EventQuery, RunFilter, SessionFilter, SessionStore } from './ports/session-store.js';
 // Ports
 export { assertSessionStore } from './ports/session-store.js';
-export type { CursorKey, CursorResource } from './query.js';
+export type { CheckedEventQuery, CursorKey, CursorResource } from './query.js';
 export {
+  checkEventQuery,
   checkQueryLimit,
   costSummaryOf,
   countEventsIn,

@@ -357,3 +357,74 @@ export function costSummaryOf(runs: Run[], pricingTable: PricingTable = DEFAULT_
   }
   return summary;
 }
+
+/** An `EventQuery` checked by `checkEventQuery`: bounds as numbers, deduplicated types. */
+export interface CheckedEventQuery {
+  /** Events with `sequence > after`. */
+  after: number;
+  /** Events with `sequence < before`; `Infinity` when unbounded. */
+  before: number;
+  /** `Infinity` when unbounded. */
+  limit: number;
+  runId: string | undefined;
+  types: string[] | undefined;
+  sinceMs: number | undefined;
+  /** True when `runId`, `types` or `since` is set. */
+  filtered: boolean;
+}
+
+/**
+ * Checks the cursor query of `SessionStore.getEvents` the same way for every store: `after` and
+ * `before` non-negative integers, `limit` a positive integer, `runId` a string, `types` an array of
+ * strings, `since` ISO-8601; anything else is `validation_error` naming the field.
+ */
+export function checkEventQuery(query: {
+  after?: unknown;
+  before?: unknown;
+  limit?: unknown;
+  runId?: unknown;
+  types?: unknown;
+  since?: unknown;
+}): CheckedEventQuery {
+  if (typeof query !== 'object' || query === null) {
+    throw new AsmError('validation_error', 'query must be an object', { details: { field: 'query' } });
+  }
+  const { after, before, runId, types, since, limit } = query;
+  for (const [field, value] of [
+    ['after', after],
+    ['before', before],
+  ] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && (value as number) >= 0)) {
+      throw new AsmError('validation_error', `${field} must be a non-negative integer`, {
+        details: { field, value },
+      });
+    }
+  }
+  if (limit !== undefined && !(Number.isInteger(limit) && (limit as number) > 0)) {
+    throw new AsmError('validation_error', 'limit must be a positive integer', {
+      details: { field: 'limit', value: limit },
+    });
+  }
+  if (runId !== undefined && typeof runId !== 'string') {
+    throw new AsmError('validation_error', 'runId must be a string', { details: { field: 'runId' } });
+  }
+  if (types !== undefined && !(Array.isArray(types) && types.every((type) => typeof type === 'string'))) {
+    throw new AsmError('validation_error', 'types must be an array of event types', {
+      details: { field: 'types' },
+    });
+  }
+  if (since !== undefined && !isIsoTimestamp(since)) {
+    throw new AsmError('validation_error', 'since must be an ISO-8601 timestamp', {
+      details: { field: 'since', value: since },
+    });
+  }
+  return {
+    after: (after as number | undefined) ?? 0,
+    before: (before as number | undefined) ?? Number.POSITIVE_INFINITY,
+    limit: (limit as number | undefined) ?? Number.POSITIVE_INFINITY,
+    runId: runId as string | undefined,
+    types: types === undefined ? undefined : [...new Set(types as string[])],
+    sinceMs: since === undefined ? undefined : Date.parse(since as string),
+    filtered: runId !== undefined || types !== undefined || since !== undefined,
+  };
+}

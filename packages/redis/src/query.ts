@@ -1,4 +1,4 @@
-import { AsmError, type EventQuery, isIsoTimestamp } from '@asm/core';
+import { AsmError, checkEventQuery, type EventQuery } from '@asm/core';
 
 /** An `EventQuery` checked and turned into the bounds the store reads with. */
 export interface NormalizedQuery {
@@ -26,45 +26,9 @@ export const UNBOUNDED_QUERY: NormalizedQuery = {
   filtered: false,
 };
 
-/** Checks a query (`validation_error` naming the field) and normalizes it. */
+/** Checks a query (`validation_error` naming the field) and normalizes it (core's shared check). */
 export function normalizeQuery(query: EventQuery): NormalizedQuery {
-  if (typeof query !== 'object' || query === null) {
-    throw new AsmError('validation_error', 'query must be an object', { details: { field: 'query' } });
-  }
-  const { after, before, runId, types, since } = query;
-  if (after !== undefined && !(Number.isInteger(after) && after >= 0)) {
-    throw new AsmError('validation_error', 'after must be a non-negative integer', {
-      details: { field: 'after', value: after },
-    });
-  }
-  if (before !== undefined && !(Number.isInteger(before) && before >= 0)) {
-    throw new AsmError('validation_error', 'before must be a non-negative integer', {
-      details: { field: 'before', value: before },
-    });
-  }
-  const limit = checkLimit(query.limit);
-  if (runId !== undefined && typeof runId !== 'string') {
-    throw new AsmError('validation_error', 'runId must be a string', { details: { field: 'runId' } });
-  }
-  if (types !== undefined && !(Array.isArray(types) && types.every((type) => typeof type === 'string'))) {
-    throw new AsmError('validation_error', 'types must be an array of event types', {
-      details: { field: 'types' },
-    });
-  }
-  if (since !== undefined && !isIsoTimestamp(since)) {
-    throw new AsmError('validation_error', 'since must be an ISO-8601 timestamp', {
-      details: { field: 'since', value: since },
-    });
-  }
-  return {
-    after: after ?? 0,
-    before: before ?? Number.POSITIVE_INFINITY,
-    limit,
-    runId,
-    types: types === undefined ? undefined : [...new Set<string>(types)],
-    sinceMs: since === undefined ? undefined : Date.parse(since),
-    filtered: runId !== undefined || types !== undefined || since !== undefined,
-  };
+  return checkEventQuery(query);
 }
 
 /** A positive integer, or `Infinity` when absent. */
