@@ -19,6 +19,23 @@ export interface OpenTelemetryOptions {
   tracer: OtelTracerLike;
   /** Span name. Default `asm.run`. */
   spanName?: string;
+  /** Span name of a provider attempt behind a router. Default `asm.provider_attempt`. */
+  attemptSpanName?: string;
+}
+
+/** The router's attempt channels (published by `@asm/routing`). */
+const ROUTER_ATTEMPT_CHANNELS = {
+  start: 'asm:router:attempt:start',
+  stop: 'asm:router:attempt:stop',
+  failure: 'asm:router:attempt:failure',
+} as const;
+
+interface AttemptMessage {
+  router: string;
+  runId: string;
+  sessionId: string;
+  provider: string;
+  attempt: number;
 }
 
 const STATUS_OK = 1;
@@ -27,9 +44,10 @@ const STATUS_ERROR = 2;
 /**
  * Makes an OpenTelemetry span per run from the diagnostics channels: attributes `asm.run_id`,
  * `asm.session_id`, `asm.provider`, `asm.model`, `asm.status`, token counts, `asm.cost_usd` and
- * `asm.error_code`; status ERROR unless the run completed. `@opentelemetry/api` stays the app's
- * dependency (an optional peer): core only calls the tracer it is given. Returns a function that
- * stops the instrumentation. Router attempts publish their own channels (see `@asm/routing`).
+ * `asm.error_code`; status ERROR unless the run completed. Behind a router (`@asm/routing`), each
+ * provider attempt gets its own span (`asm.provider_attempt`: provider, attempt, probe, continuation,
+ * duration, error code, whether it failed over). `@opentelemetry/api` stays the app's dependency (an
+ * optional peer): core only calls the tracer it is given. Returns a function that stops it.
  */
 export function instrumentOpenTelemetry(options: OpenTelemetryOptions): () => void {
   const spans = new Map<string, OtelSpanLike>();
@@ -70,12 +88,59 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions): () => vo
     );
     span.end();
   };
-  diagnosticsChannel.subscribe(ASM_CHANNELS.runStart, onStart);
-  diagnosticsChannel.subscribe(ASM_CHANNELS.runEnd, onEnd);
+  // Provider attempts behind a router (`@asm/routing` publishes these channels; core only listens).
+  const attempts = new Map<string, OtelSpanLike>();
+  const attemptKey = (message: AttemptMessage) => `${message.runId}#${message.attempt}`;
+  const onAttemptStart = (message: unknown) => {
+    const start = message as AttemptMessage & { probe?: boolean; continuation?: string };
+    attempts.set(
+      attemptKey(start),
+      options.tracer.startSpan(options.attemptSpanName ?? 'asm.provider_attempt', {
+        attributes: {
+          'asm.run_id': start.runId,
+          'asm.session_id': start.sessionId,
+          'asm.router': start.router,
+          'asm.provider': start.provider,
+          'asm.attempt': start.attempt,
+          'asm.probe': start.probe === true,
+          ...(start.continuation === undefined ? {} : { 'asm.continuation': start.continuation }),
+        },
+      }),
+    );
+  };
+  const onAttemptEnd = (failed: boolean) => (message: unknown) => {
+    const end = message as AttemptMessage & {
+      durationMs?: number;
+      errorCode?: string;
+      willFailover?: boolean;
+    };
+    const span = attempts.get(attemptKey(end));
+    if (!span) return;
+    attempts.delete(attemptKey(end));
+    if (end.durationMs !== undefined) span.setAttribute('asm.duration_ms', end.durationMs);
+    if (failed) {
+      if (end.errorCode !== undefined) span.setAttribute('asm.error_code', end.errorCode);
+      span.setAttribute('asm.will_failover', end.willFailover === true);
+      span.setStatus({ code: STATUS_ERROR, message: end.errorCode ?? 'failed' });
+    } else {
+      span.setStatus({ code: STATUS_OK });
+    }
+    span.end();
+  };
+  const onAttemptStop = onAttemptEnd(false);
+  const onAttemptFailure = onAttemptEnd(true);
+  const subscriptions: [string, (message: unknown) => void][] = [
+    [ASM_CHANNELS.runStart, onStart],
+    [ASM_CHANNELS.runEnd, onEnd],
+    [ROUTER_ATTEMPT_CHANNELS.start, onAttemptStart],
+    [ROUTER_ATTEMPT_CHANNELS.stop, onAttemptStop],
+    [ROUTER_ATTEMPT_CHANNELS.failure, onAttemptFailure],
+  ];
+  for (const [name, listener] of subscriptions) diagnosticsChannel.subscribe(name, listener);
   return () => {
-    diagnosticsChannel.unsubscribe(ASM_CHANNELS.runStart, onStart);
-    diagnosticsChannel.unsubscribe(ASM_CHANNELS.runEnd, onEnd);
-    for (const span of spans.values()) span.end();
+    for (const [name, listener] of subscriptions) diagnosticsChannel.unsubscribe(name, listener);
+    for (const span of [...spans.values(), ...attempts.values()]) span.end();
     spans.clear();
+    attempts.clear();
   };
 }
