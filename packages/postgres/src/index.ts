@@ -1,3 +1,10 @@
+export type {
+  MaintenanceReport,
+  PostgresMaintenance,
+  PostgresMaintenanceOptions,
+  RetentionPolicy,
+} from './maintenance.js';
+export { createPostgresMaintenance, resolveRetentionPolicy } from './maintenance.js';
 export type { MigrationOutcome, PostgresMigration } from './migrations.js';
 export { applyMigrations, loadMigrations, POSTGRES_MIGRATIONS_FOLDER } from './migrations.js';
 export type {

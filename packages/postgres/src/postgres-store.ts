@@ -7,6 +7,7 @@ import {
   runFromJSON,
   type Session,
   type SessionFilter,
+  type SessionQuery,
   type SessionStore,
   type StoredEvent,
   sessionFromJSON,
@@ -37,6 +38,7 @@ import {
   sessionToRow,
 } from './rows.js';
 import { createTables, DEFAULT_SCHEMA, type PostgresTables } from './schema.js';
+import { createPostgresQuery } from './session-query.js';
 import { eventsJson, preparedStatements } from './statements.js';
 import { toInstant } from './timestamps.js';
 
@@ -83,8 +85,8 @@ export interface PostgresConnectionOptions extends PostgresStoreCommonOptions {
 /** Options of `createPostgresStore`. */
 export type PostgresStoreOptions = PostgresPoolOptions | PostgresConnectionOptions;
 
-/** A `SessionStore` on PostgreSQL. */
-export interface PostgresSessionStore extends SessionStore {
+/** A `SessionStore` on PostgreSQL, with the `SessionQuery` capability (cross-session reads). */
+export interface PostgresSessionStore extends SessionStore, SessionQuery {
   readonly specificationVersion: 'v1';
   readonly supportsLongPoll: true;
   /** The schema holding the store's tables. */
@@ -98,6 +100,21 @@ export interface PostgresSessionStore extends SessionStore {
    * call it at startup to fail fast (`migration_required`, `storage_connection_failed`).
    */
   ready(): Promise<void>;
+}
+
+/** What companions of a store (maintenance) reach through it: not part of the public API. */
+export interface StoreInternals {
+  pool: pg.Pool;
+  names: ReturnType<typeof qualifiedNames>;
+  /** Throws `storage_connection_failed` once the store is closed. */
+  ensureOpen(): void;
+}
+
+const internals = new WeakMap<object, StoreInternals>();
+
+/** The internals of a store made by `createPostgresStore` (`undefined` for anything else). */
+export function storeInternals(store: object): StoreInternals | undefined {
+  return internals.get(store);
 }
 
 /** The longest delay `setTimeout` accepts; longer waits are capped to it. */
@@ -259,7 +276,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresSess
   /** Runs a store operation: open check, lazy open, error translation. */
   async function operation<T>(
     name: string,
-    fallback: 'storage_write_failed' | 'storage_read_failed' | 'storage_error',
+    fallback: 'storage_write_failed' | 'storage_read_failed' | 'storage_error' | 'query_error',
     body: () => Promise<T>,
   ): Promise<T> {
     ensureOpen();
@@ -682,7 +699,22 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresSess
   // ---------------------------------------------------------------------------------------------
   // Sessions and runs: cold paths, on drizzle.
 
+  const query = createPostgresQuery({
+    pool,
+    db,
+    tables,
+    names,
+    run: (name, body) =>
+      operation(name, 'query_error', body).catch((error: AsmError) => {
+        // A missing table under a running store is a failed query here too.
+        if (error.code !== 'storage_error') throw error;
+        throw new AsmError('query_error', error.message, { details: error.details, cause: error.cause });
+      }),
+    readEvents: (sessionId) => selectEvents(sessionId, normalizeQuery(undefined)),
+  });
+
   const store = {
+    ...query,
     specificationVersion: 'v1' as const,
     supportsLongPoll: true as const,
     schema,
@@ -873,6 +905,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresSess
     },
   } satisfies PostgresSessionStore;
 
+  internals.set(store, { pool, names, ensureOpen });
   return store;
 }
 

@@ -19,6 +19,7 @@
  *
  * This file imports nothing but drizzle-orm, so drizzle-kit can load it on its own.
  */
+import { sql } from 'drizzle-orm';
 import {
   doublePrecision,
   index,
@@ -43,6 +44,13 @@ export const TABLE_NAMES = {
   sessionSequences: 'asm_session_sequences',
   migrations: 'asm_migrations',
 } as const;
+
+/**
+ * An event's instant cut to the millisecond, as UTC `timestamp`: the time key of `searchEvents`
+ * (the same millisecond `Date.parse` gives, as in core's in-memory query). Immutable, so indexable;
+ * queries must spell it exactly like this for PostgreSQL to use `asm_events_session_time_idx`.
+ */
+export const EVENT_MILLIS = `date_trunc('milliseconds', ("occurred_at" AT TIME ZONE 'UTC'))`;
 
 const instant = (name: string) => timestamp(name, { withTimezone: true, precision: 6, mode: 'string' });
 
@@ -125,6 +133,9 @@ export function createTables(schema?: string) {
       uniqueIndex('asm_events_session_sequence_idx').on(columns.sessionId, columns.sequence),
       index('asm_events_run_idx').on(columns.runId, columns.sequence),
       index('asm_events_session_type_idx').on(columns.sessionId, columns.type, columns.sequence),
+      // `searchEvents` of one session in time order (0001_query): the instant cut to the millisecond,
+      // the order key the query cursors carry (see `EVENT_MILLIS`).
+      index('asm_events_session_time_idx').on(columns.sessionId, sql.raw(EVENT_MILLIS), columns.sequence),
     ],
   );
 

@@ -43,7 +43,7 @@ async function rejection(promise: Promise<unknown>): Promise<AsmError> {
 describe('migrations', () => {
   it('ships the drizzle-kit journal and SQL', () => {
     const migrations = loadMigrations();
-    expect(migrations.map((migration) => migration.tag)).toEqual(['0000_initial']);
+    expect(migrations.map((migration) => migration.tag)).toEqual(['0000_initial', '0001_query']);
     expect(
       migrations[0]?.statements.some((statement) => statement.startsWith('CREATE TABLE "asm_events"')),
     ).toBe(true);
@@ -98,7 +98,7 @@ describe('migrations', () => {
     });
     const error = await rejection(verifying.ready());
     expect(error.code).toBe('migration_required');
-    expect(error.details.missingMigrations).toEqual(['0000_initial']);
+    expect(error.details.missingMigrations).toEqual(['0000_initial', '0001_query']);
     const migrating = createPostgresStore({ connectionString: DATABASE_URL, schema, poolSize: 1 });
     await migrating.ready();
     await migrating.close();
@@ -112,12 +112,12 @@ describe('migrations', () => {
     const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 1 });
     try {
       expect(await applyMigrations(pool, { schema })).toEqual({
-        applied: ['0000_initial'],
+        applied: ['0000_initial', '0001_query'],
         alreadyApplied: [],
       });
       expect(await applyMigrations(pool, { schema })).toEqual({
         applied: [],
-        alreadyApplied: ['0000_initial'],
+        alreadyApplied: ['0000_initial', '0001_query'],
       });
       expect((await rejection(applyMigrations(pool, { schema: 'pg_nope' }))).code).toBe('validation_error');
       const store = createPostgresStore({ pool, schema, migrate: false });
@@ -134,7 +134,7 @@ describe('migrations', () => {
     const store = createPostgresStore({ connectionString: DATABASE_URL, schema, poolSize: 1 });
     try {
       await store.ready();
-      expect(await appliedTags(schema)).toEqual(['0000_initial']);
+      expect(await appliedTags(schema)).toEqual(['0000_initial', '0001_query']);
     } finally {
       await store.close();
     }
@@ -157,7 +157,10 @@ describe('migrations', () => {
         { cwd: packageDir, timeout: 30_000 },
       );
       expect(stdout).toMatch(/No schema changes/);
-      expect(readdirSync(out).filter((name) => name.endsWith('.sql'))).toEqual(['0000_initial.sql']);
+      expect(readdirSync(out).filter((name) => name.endsWith('.sql'))).toEqual([
+        '0000_initial.sql',
+        '0001_query.sql',
+      ]);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

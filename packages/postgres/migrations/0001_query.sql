@@ -1,0 +1,1 @@
+CREATE INDEX "asm_events_session_time_idx" ON "asm_events" USING btree ("session_id",date_trunc('milliseconds', ("occurred_at" AT TIME ZONE 'UTC')),"sequence");
