@@ -265,3 +265,5 @@ export {
   transcriptMessageChars,
   updateTranscript,
 } from './transcript.js';
+export type { MaintenanceReport, ResolvedRetentionPolicy, RetentionPolicy, StoreMaintenance } from './retention.js';
+export { resolveRetentionPolicy } from './retention.js';

@@ -7,40 +7,17 @@
  *
  * The policy, its defaults and the report are those of `@asm/sqlite`'s `createSqliteMaintenance`.
  */
-import { AsmError, type EventType, isEventType, isSessionStatus, type SessionStatus } from '@asm/core';
+import {
+  AsmError,
+  type MaintenanceReport,
+  type ResolvedRetentionPolicy,
+  type RetentionPolicy,
+  resolveRetentionPolicy,
+  type StoreMaintenance,
+} from '@asm/core';
 import type pg from 'pg';
 import { isTransient, toStorageError } from './errors.js';
 import { type PostgresSessionStore, storeInternals } from './postgres-store.js';
-
-/** What retention keeps and what it removes. Ages and counts are positive integers or `Infinity`. */
-export interface RetentionPolicy {
-  /** Sessions not updated for this many days (and not exempt) are soft-deleted. Default 90. */
-  maxCompletedSessionAgeDays?: number;
-  /** Soft-deleted sessions are removed for good (with runs and events) this many days later. Default 30. */
-  hardDeleteAfterDays?: number;
-  /** Sessions with more events than this lose their oldest prunable events. Default `Infinity`. */
-  maxEventsPerSession?: number;
-  /** Statuses never soft-deleted. Default `['active', 'paused']`. */
-  exemptStatuses?: SessionStatus[];
-  /** Sessions carrying any of these tags are never soft-deleted. Default `['pinned']`. */
-  exemptTags?: string[];
-  /** Pruned first, oldest first. Default `['message_streamed', 'token_usage_updated']`. */
-  pruneEventTypesFirst?: EventType[];
-  /** Never pruned. Default `session_created`, `run_started`, `run_completed`, `error_occurred`, `run_failed`. */
-  protectedEventTypes?: EventType[];
-  /** Sessions hard-deleted per transaction. Default 100. */
-  batchSize?: number;
-}
-
-/** What `execute` did. A step that failed counts 0 and its message is in `errors`. */
-export interface MaintenanceReport {
-  sessionsSoftDeleted: number;
-  sessionsHardDeleted: number;
-  eventsPruned: number;
-  orphanedSequencesCleaned: number;
-  durationMs: number;
-  errors: string[];
-}
 
 /** Options of `createPostgresMaintenance`. */
 export interface PostgresMaintenanceOptions {
@@ -48,60 +25,10 @@ export interface PostgresMaintenanceOptions {
   now?: () => Date;
 }
 
-/** Retention and health operations on one PostgreSQL store. */
-export interface PostgresMaintenance {
-  /** Validates the policy, then soft-deletes, hard-deletes, prunes and cleans orphans; never throws for a step. */
-  execute(policy?: RetentionPolicy): Promise<MaintenanceReport>;
-  /** Sets `deletedAt` on expired sessions; returns how many. */
-  softDeleteExpiredSessions(policy?: RetentionPolicy): Promise<number>;
-  /** Deletes sessions soft-deleted longer ago than `hardDeleteAfterDays`, with their runs and events. */
-  hardDeleteExpiredSessions(policy?: RetentionPolicy): Promise<number>;
-  /** Prunes one session's log down to `maxEventsPerSession`; returns how many events were deleted. */
-  pruneSessionEvents(sessionId: string, policy?: RetentionPolicy): Promise<number>;
-  /** Problems found, as sentences; empty when healthy. */
-  healthCheck(): Promise<string[]>;
-}
-
-type ResolvedPolicy = Required<RetentionPolicy>;
-
-const DEFAULT_POLICY: ResolvedPolicy = {
-  maxCompletedSessionAgeDays: 90,
-  hardDeleteAfterDays: 30,
-  maxEventsPerSession: Number.POSITIVE_INFINITY,
-  exemptStatuses: ['active', 'paused'],
-  exemptTags: ['pinned'],
-  pruneEventTypesFirst: ['message_streamed', 'token_usage_updated'],
-  protectedEventTypes: ['session_created', 'run_started', 'run_completed', 'error_occurred', 'run_failed'],
-  batchSize: 100,
-};
+/** Retention and health operations on one Postgres store (core's `StoreMaintenance`). */
+export type PostgresMaintenance = StoreMaintenance;
 
 const DAY_MS = 86_400_000;
-
-/** Checks a policy and fills in the defaults; an invalid one is `validation_error`. */
-export function resolveRetentionPolicy(policy: RetentionPolicy = {}): Required<RetentionPolicy> {
-  const resolved = { ...DEFAULT_POLICY, ...definedOnly(policy) };
-  for (const field of ['maxCompletedSessionAgeDays', 'hardDeleteAfterDays', 'maxEventsPerSession'] as const) {
-    const value = resolved[field];
-    if (!(value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && value > 0))) {
-      throw invalidPolicy(`${field} must be a positive integer or Infinity`, field);
-    }
-  }
-  if (!Number.isInteger(resolved.batchSize) || resolved.batchSize < 1) {
-    throw invalidPolicy('batchSize must be a positive integer', 'batchSize');
-  }
-  if (!Array.isArray(resolved.exemptStatuses) || !resolved.exemptStatuses.every(isSessionStatus)) {
-    throw invalidPolicy('exemptStatuses must be session statuses', 'exemptStatuses');
-  }
-  if (!Array.isArray(resolved.exemptTags) || !resolved.exemptTags.every((tag) => typeof tag === 'string')) {
-    throw invalidPolicy('exemptTags must be strings', 'exemptTags');
-  }
-  for (const field of ['pruneEventTypesFirst', 'protectedEventTypes'] as const) {
-    if (!Array.isArray(resolved[field]) || !resolved[field].every(isEventType)) {
-      throw invalidPolicy(`${field} must be event types`, field);
-    }
-  }
-  return resolved;
-}
 
 /**
  * Retention and maintenance over a store made by `createPostgresStore` (same pool, same schema).
@@ -173,7 +100,7 @@ export function createPostgresMaintenance(
     return new Date(now().getTime() - days * DAY_MS).toISOString();
   }
 
-  async function softDelete(policy: ResolvedPolicy): Promise<number> {
+  async function softDelete(policy: ResolvedRetentionPolicy): Promise<number> {
     if (policy.maxCompletedSessionAgeDays === Number.POSITIVE_INFINITY) return 0;
     const deletedAt = now().toISOString();
     const result = await pool.query(
@@ -191,7 +118,7 @@ WHERE deleted_at IS NULL AND updated_at < $3::timestamptz
     return result.rowCount ?? 0;
   }
 
-  async function hardDelete(policy: ResolvedPolicy): Promise<number> {
+  async function hardDelete(policy: ResolvedRetentionPolicy): Promise<number> {
     if (policy.hardDeleteAfterDays === Number.POSITIVE_INFINITY) return 0;
     const before = cutoff(policy.hardDeleteAfterDays);
     let deleted = 0;
@@ -216,7 +143,7 @@ ORDER BY deleted_at LIMIT $2`,
     }
   }
 
-  async function prune(sessionId: string, policy: ResolvedPolicy): Promise<number> {
+  async function prune(sessionId: string, policy: ResolvedRetentionPolicy): Promise<number> {
     if (policy.maxEventsPerSession === Number.POSITIVE_INFINITY) return 0;
     return transaction(async (client) => {
       // Appends to this session wait until the pruning commits.
@@ -246,7 +173,7 @@ ORDER BY deleted_at LIMIT $2`,
     });
   }
 
-  async function pruneAll(policy: ResolvedPolicy): Promise<number> {
+  async function pruneAll(policy: ResolvedRetentionPolicy): Promise<number> {
     if (policy.maxEventsPerSession === Number.POSITIVE_INFINITY) return 0;
     const over = await pool.query<{ session_id: string }>(
       `SELECT session_id FROM ${names.events} GROUP BY session_id HAVING count(*) > $1`,
@@ -349,14 +276,5 @@ WHERE NOT EXISTS (SELECT 1 FROM ${names.sessionSequences} AS q WHERE q.session_i
   };
 }
 
-function definedOnly(policy: RetentionPolicy): RetentionPolicy {
-  if (typeof policy !== 'object' || policy === null)
-    throw invalidPolicy('policy must be an object', 'policy');
-  return Object.fromEntries(
-    Object.entries(policy).filter(([, value]) => value !== undefined),
-  ) as RetentionPolicy;
-}
-
-function invalidPolicy(message: string, field: string): AsmError {
-  return new AsmError('validation_error', `Invalid retention policy: ${message}`, { details: { field } });
-}
+export type { MaintenanceReport, RetentionPolicy };
+export { resolveRetentionPolicy };

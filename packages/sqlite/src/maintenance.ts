@@ -3,42 +3,19 @@
  * hard delete after a grace period, pruning of long event logs (streamed deltas first, protected
  * types never), and a health check. Nothing runs on its own: call `execute` from your scheduler.
  */
-import { AsmError, type EventType, isEventType, isSessionStatus, type SessionStatus } from '@asm/core';
+import {
+  AsmError,
+  type MaintenanceReport,
+  type ResolvedRetentionPolicy,
+  type RetentionPolicy,
+  resolveRetentionPolicy,
+  type StoreMaintenance,
+} from '@asm/core';
 import { and, eq, isNotNull, isNull, lt, type SQL, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { toStorageError } from './errors.js';
 import { createTables } from './schema.js';
 import type { SqliteSessionStore } from './sqlite-store.js';
-
-/** What retention keeps and what it removes. Ages and counts are positive integers or `Infinity`. */
-export interface RetentionPolicy {
-  /** Sessions not updated for this many days (and not exempt) are soft-deleted. Default 90. */
-  maxCompletedSessionAgeDays?: number;
-  /** Soft-deleted sessions are removed for good (with runs and events) this many days later. Default 30. */
-  hardDeleteAfterDays?: number;
-  /** Sessions with more events than this lose their oldest prunable events. Default `Infinity`. */
-  maxEventsPerSession?: number;
-  /** Statuses never soft-deleted. Default `['active', 'paused']`. */
-  exemptStatuses?: SessionStatus[];
-  /** Sessions carrying any of these tags are never soft-deleted. Default `['pinned']`. */
-  exemptTags?: string[];
-  /** Pruned first, oldest first. Default `['message_streamed', 'token_usage_updated']`. */
-  pruneEventTypesFirst?: EventType[];
-  /** Never pruned. Default `session_created`, `run_started`, `run_completed`, `error_occurred`, `run_failed`. */
-  protectedEventTypes?: EventType[];
-  /** Sessions hard-deleted per transaction. Default 100. */
-  batchSize?: number;
-}
-
-/** What `execute` did. A step that failed counts 0 and its message is in `errors`. */
-export interface MaintenanceReport {
-  sessionsSoftDeleted: number;
-  sessionsHardDeleted: number;
-  eventsPruned: number;
-  orphanedSequencesCleaned: number;
-  durationMs: number;
-  errors: string[];
-}
 
 /** Options of `createSqliteMaintenance`. */
 export interface SqliteMaintenanceOptions {
@@ -46,60 +23,10 @@ export interface SqliteMaintenanceOptions {
   now?: () => Date;
 }
 
-/** Retention and health operations on one SQLite store. */
-export interface SqliteMaintenance {
-  /** Validates the policy, then soft-deletes, hard-deletes, prunes and cleans orphans; never throws for a step. */
-  execute(policy?: RetentionPolicy): Promise<MaintenanceReport>;
-  /** Sets `deletedAt` on expired sessions; returns how many. */
-  softDeleteExpiredSessions(policy?: RetentionPolicy): Promise<number>;
-  /** Deletes sessions soft-deleted longer ago than `hardDeleteAfterDays`, with their runs and events. */
-  hardDeleteExpiredSessions(policy?: RetentionPolicy): Promise<number>;
-  /** Prunes one session's log down to `maxEventsPerSession`; returns how many events were deleted. */
-  pruneSessionEvents(sessionId: string, policy?: RetentionPolicy): Promise<number>;
-  /** Problems found, as sentences; empty when healthy. */
-  healthCheck(): Promise<string[]>;
-}
-
-type ResolvedPolicy = Required<RetentionPolicy>;
-
-const DEFAULT_POLICY: ResolvedPolicy = {
-  maxCompletedSessionAgeDays: 90,
-  hardDeleteAfterDays: 30,
-  maxEventsPerSession: Number.POSITIVE_INFINITY,
-  exemptStatuses: ['active', 'paused'],
-  exemptTags: ['pinned'],
-  pruneEventTypesFirst: ['message_streamed', 'token_usage_updated'],
-  protectedEventTypes: ['session_created', 'run_started', 'run_completed', 'error_occurred', 'run_failed'],
-  batchSize: 100,
-};
+/** Retention and health operations on one Sqlite store (core's `StoreMaintenance`). */
+export type SqliteMaintenance = StoreMaintenance;
 
 const DAY_MS = 86_400_000;
-
-/** Checks a policy and fills in the defaults; an invalid one is `validation_error`. */
-export function resolveRetentionPolicy(policy: RetentionPolicy = {}): ResolvedPolicy {
-  const resolved = { ...DEFAULT_POLICY, ...definedOnly(policy) };
-  for (const field of ['maxCompletedSessionAgeDays', 'hardDeleteAfterDays', 'maxEventsPerSession'] as const) {
-    const value = resolved[field];
-    if (!(value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && value > 0))) {
-      throw invalidPolicy(`${field} must be a positive integer or Infinity`, field);
-    }
-  }
-  if (!Number.isInteger(resolved.batchSize) || resolved.batchSize < 1) {
-    throw invalidPolicy('batchSize must be a positive integer', 'batchSize');
-  }
-  if (!Array.isArray(resolved.exemptStatuses) || !resolved.exemptStatuses.every(isSessionStatus)) {
-    throw invalidPolicy('exemptStatuses must be session statuses', 'exemptStatuses');
-  }
-  if (!Array.isArray(resolved.exemptTags) || !resolved.exemptTags.every((tag) => typeof tag === 'string')) {
-    throw invalidPolicy('exemptTags must be strings', 'exemptTags');
-  }
-  for (const field of ['pruneEventTypesFirst', 'protectedEventTypes'] as const) {
-    if (!Array.isArray(resolved[field]) || !resolved[field].every(isEventType)) {
-      throw invalidPolicy(`${field} must be event types`, field);
-    }
-  }
-  return resolved;
-}
 
 /**
  * Retention and maintenance over a store made by `createSqliteStore` (same connection, same table
@@ -143,7 +70,7 @@ export function createSqliteMaintenance(
     return new Date(now().getTime() - days * DAY_MS).toISOString();
   }
 
-  function softDelete(policy: ResolvedPolicy): number {
+  function softDelete(policy: ResolvedRetentionPolicy): number {
     if (policy.maxCompletedSessionAgeDays === Number.POSITIVE_INFINITY) return 0;
     const conditions: SQL[] = [
       isNull(sessions.deletedAt),
@@ -175,7 +102,7 @@ export function createSqliteMaintenance(
     db.delete(sessions).where(eq(sessions.id, sessionId)).run();
   };
 
-  function hardDelete(policy: ResolvedPolicy): number {
+  function hardDelete(policy: ResolvedRetentionPolicy): number {
     if (policy.hardDeleteAfterDays === Number.POSITIVE_INFINITY) return 0;
     const before = cutoff(policy.hardDeleteAfterDays);
     let deleted = 0;
@@ -201,7 +128,7 @@ export function createSqliteMaintenance(
     }
   }
 
-  function prune(sessionId: string, policy: ResolvedPolicy): number {
+  function prune(sessionId: string, policy: ResolvedRetentionPolicy): number {
     if (policy.maxEventsPerSession === Number.POSITIVE_INFINITY) return 0;
     const protectedTypes = JSON.stringify(policy.protectedEventTypes);
     const firstTypes = JSON.stringify(policy.pruneEventTypesFirst);
@@ -234,7 +161,7 @@ export function createSqliteMaintenance(
     );
   }
 
-  function pruneAll(policy: ResolvedPolicy): number {
+  function pruneAll(policy: ResolvedRetentionPolicy): number {
     if (policy.maxEventsPerSession === Number.POSITIVE_INFINITY) return 0;
     const over = guarded('pruneSessionEvents', () =>
       db
@@ -339,14 +266,5 @@ export function createSqliteMaintenance(
   };
 }
 
-function definedOnly(policy: RetentionPolicy): RetentionPolicy {
-  if (typeof policy !== 'object' || policy === null)
-    throw invalidPolicy('policy must be an object', 'policy');
-  return Object.fromEntries(
-    Object.entries(policy).filter(([, value]) => value !== undefined),
-  ) as RetentionPolicy;
-}
-
-function invalidPolicy(message: string, field: string): AsmError {
-  return new AsmError('validation_error', `Invalid retention policy: ${message}`, { details: { field } });
-}
+export type { MaintenanceReport, RetentionPolicy };
+export { resolveRetentionPolicy };
