@@ -185,6 +185,13 @@ export {
 } from './query.js';
 export type { RedactionOptions, RedactionPattern, RedactionResult, Redactor } from './redaction.js';
 export { createRedactor, DEFAULT_REDACTION_PATTERNS, UNSCANNED_EVENT_TYPES } from './redaction.js';
+export type {
+  MaintenanceReport,
+  ResolvedRetentionPolicy,
+  RetentionPolicy,
+  StoreMaintenance,
+} from './retention.js';
+export { resolveRetentionPolicy } from './retention.js';
 export type { InputMessage, NewRunAttributes, Run, RunError, RunInput, RunOutput, RunStatus } from './run.js';
 export {
   canTransitionRun,
@@ -265,5 +272,3 @@ export {
   transcriptMessageChars,
   updateTranscript,
 } from './transcript.js';
-export type { MaintenanceReport, ResolvedRetentionPolicy, RetentionPolicy, StoreMaintenance } from './retention.js';
-export { resolveRetentionPolicy } from './retention.js';

@@ -159,51 +159,65 @@ export function createRedactor(options: RedactionOptions = {}): Redactor {
   const enabled = options.enabled ?? true;
   const deepScan = options.deepScan ?? true;
 
-  const redactString = (text: string): RedactionResult<string> => {
-    if (!enabled || screen === undefined || !screen.test(text)) return { value: text, count: 0 };
-    let count = 0;
+  /** Matches replaced by the current `walk` (walks are synchronous, so one counter suffices). */
+  let matches = 0;
+
+  const replaceSecrets = (text: string): string => {
     let result = text;
     for (const entry of global) {
       entry.pattern.lastIndex = 0;
       result = result.replace(entry.pattern, () => {
-        count++;
+        matches++;
         return replacementFor(entry.category);
       });
     }
-    return { value: result, count };
+    return result;
   };
 
-  const walk = (value: unknown, depth: number): RedactionResult<unknown> => {
-    if (typeof value === 'string') return redactString(value);
-    if (depth >= maxDepth || typeof value !== 'object' || value === null) return { value, count: 0 };
+  const redactString = (text: string): RedactionResult<string> => {
+    if (!enabled || screen === undefined || !screen.test(text)) return { value: text, count: 0 };
+    matches = 0;
+    const value = replaceSecrets(text);
+    return { value, count: matches };
+  };
+
+  /** The value with secrets replaced; the same value (no copy, no allocation) when nothing matched. */
+  const walk = (value: unknown, depth: number): unknown => {
+    if (typeof value === 'string') {
+      return screen === undefined || !screen.test(value) ? value : replaceSecrets(value);
+    }
+    if (depth >= maxDepth || typeof value !== 'object' || value === null) return value;
     if (Array.isArray(value)) {
       let copy: unknown[] | undefined;
-      let count = 0;
-      value.forEach((item, index) => {
-        const result = walk(item, depth + 1);
-        if (result.count > 0) {
+      for (let index = 0; index < value.length; index++) {
+        const item = value[index];
+        const next = walk(item, depth + 1);
+        if (next !== item) {
           copy ??= [...value];
-          copy[index] = result.value;
-          count += result.count;
+          copy[index] = next;
         }
-      });
-      return { value: copy ?? value, count };
+      }
+      return copy ?? value;
     }
     let copy: Record<string, unknown> | undefined;
-    let count = 0;
-    for (const key of Object.keys(value)) {
-      const result = walk((value as Record<string, unknown>)[key], depth + 1);
-      if (result.count > 0) {
-        copy ??= { ...(value as Record<string, unknown>) };
-        copy[key] = result.value;
-        count += result.count;
+    const record = value as Record<string, unknown>;
+    for (const key in record) {
+      const item = record[key];
+      const next = walk(item, depth + 1);
+      if (next !== item) {
+        copy ??= { ...record };
+        copy[key] = next;
       }
     }
-    return { value: copy ?? value, count };
+    return copy ?? value;
   };
 
-  const redactValue = <T>(value: T): RedactionResult<T> =>
-    enabled ? (walk(value, 0) as RedactionResult<T>) : { value, count: 0 };
+  const redactValue = <T>(value: T): RedactionResult<T> => {
+    if (!enabled) return { value, count: 0 };
+    matches = 0;
+    const redacted = walk(value, 0) as T;
+    return { value: redacted, count: matches };
+  };
 
   return {
     enabled,
@@ -212,30 +226,22 @@ export function createRedactor(options: RedactionOptions = {}): Redactor {
     redactValue,
     redactEventParts(type, data, metadata) {
       if (!enabled || UNSCANNED_EVENT_TYPES.has(type)) return { data, metadata, count: 0 };
-      let count = 0;
+      matches = 0;
       let nextData = data;
       if (deepScan) {
-        const result = walk(data, 0);
-        nextData = result.value as Record<string, unknown>;
-        count += result.count;
+        nextData = walk(data, 0) as Record<string, unknown>;
       } else {
         for (const field of TARGETED_FIELDS[type] ?? []) {
           if (!(field in data)) continue;
-          const result = walk(data[field], 1);
-          if (result.count > 0) {
+          const next = walk(data[field], 1);
+          if (next !== data[field]) {
             if (nextData === data) nextData = { ...data };
-            nextData[field] = result.value;
-            count += result.count;
+            nextData[field] = next;
           }
         }
       }
-      let nextMetadata = metadata;
-      if (options.scanMetadata) {
-        const result = walk(metadata, 0);
-        nextMetadata = result.value as Record<string, unknown>;
-        count += result.count;
-      }
-      return { data: nextData, metadata: nextMetadata, count };
+      const nextMetadata = options.scanMetadata ? (walk(metadata, 0) as Record<string, unknown>) : metadata;
+      return { data: nextData, metadata: nextMetadata, count: matches };
     },
   };
 }

@@ -63,7 +63,8 @@ function invalidPolicy(message: string, field: string): AsmError {
  * an invalid one is `validation_error` naming the field.
  */
 export function resolveRetentionPolicy(policy: RetentionPolicy = {}): ResolvedRetentionPolicy {
-  if (typeof policy !== 'object' || policy === null) throw invalidPolicy('policy must be an object', 'policy');
+  if (typeof policy !== 'object' || policy === null)
+    throw invalidPolicy('policy must be an object', 'policy');
   const defined = Object.fromEntries(Object.entries(policy).filter(([, value]) => value !== undefined));
   const resolved: ResolvedRetentionPolicy = {
     maxCompletedSessionAgeDays: getConfig('retentionMaxCompletedAgeDays'),
