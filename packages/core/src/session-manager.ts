@@ -120,6 +120,11 @@ export interface ExecuteRunOptions {
   permissionMode?: PermissionMode;
   /** Extensions for this run only, after the manager's own. */
   extensions?: RunExtension[];
+  /**
+   * Workspace snapshots around the run: pass `createWorkspaceExtension({ path, … })` from
+   * `@asm/workspace` (core does not import it). It runs after the other extensions.
+   */
+  workspace?: RunExtension;
   /** Passed to the adapter as they are. */
   adapterOptions?: Record<string, unknown>;
 }
@@ -540,7 +545,11 @@ export class SessionManager {
       timeoutMs,
     );
 
-    const extensions = [...this.extensions, ...(options.extensions ?? [])];
+    const extensions = [
+      ...this.extensions,
+      ...(options.extensions ?? []),
+      ...(options.workspace ? [options.workspace] : []),
+    ];
     const correlationId =
       typeof session.metadata.correlationId === 'string' ? session.metadata.correlationId : undefined;
     const storedEvents: StoredEvent[] = [];

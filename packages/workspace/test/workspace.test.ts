@@ -194,7 +194,7 @@ describe('createWorkspaceExtension', () => {
     const store = createInMemoryStore();
     const manager = createSessionManager({ store, provider: editingProvider(dir) });
     const result = await manager.runOnce('edit the files', {
-      extensions: [createWorkspaceExtension({ path: dir })],
+      workspace: createWorkspaceExtension({ path: dir }),
     });
     const events = await store.getEvents(result.sessionId, { runId: result.runId });
     const types = events.map((event) => event.type);
