@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readBody, wait } from './http-helpers.js';
 
 /**
  * A fake Anthropic Messages API on 127.0.0.1 for hermetic tests of anything built on
@@ -502,18 +503,6 @@ function buildMessage(message: FakeAnthropicMessage, request: FakeAnthropicReque
 function errorBody(type: string, message: string, requestId: string): string {
   return JSON.stringify({ type: 'error', error: { type, message }, request_id: requestId });
 }
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-const wait = (ms: number) =>
-  new Promise<void>((resolve) => (ms > 0 ? setTimeout(resolve, ms) : setImmediate(resolve)));
 
 /**
  * Starts a fake Anthropic Messages API on 127.0.0.1 (a free port). `POST /v1/messages` with any

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readBody, wait } from './http-helpers.js';
 
 /**
  * A fake OpenAI Responses API on 127.0.0.1 for hermetic tests of anything that speaks it: the
@@ -601,18 +602,6 @@ function errorBody(status: number, response: FakeResponsesHttpError): string {
     },
   });
 }
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-const wait = (ms: number) =>
-  new Promise<void>((resolve) => (ms > 0 ? setTimeout(resolve, ms) : setImmediate(resolve)));
 
 /**
  * Starts a fake OpenAI Responses API on 127.0.0.1 (a free port): `POST /v1/responses`; anything
