@@ -7,6 +7,7 @@ import {
   runFromJSON,
   type Session,
   type SessionFilter,
+  type SessionQuery,
   type SessionStore,
   type StoredEvent,
   sessionFromJSON,
@@ -38,6 +39,7 @@ import {
   SAVE_SESSION,
   SCAN_EVENTS,
 } from './scripts.js';
+import { sessionQueryOver } from './session-query.js';
 
 /** Log entries a filtered read inspects per script call before yielding the server to other clients. */
 const SCAN_BUDGET = 4_096;
@@ -66,7 +68,7 @@ export type RedisStoreOptions = RedisConnectionOptions & {
 };
 
 /** A `SessionStore` on Redis. */
-export interface RedisSessionStore extends SessionStore {
+export interface RedisSessionStore extends SessionStore, SessionQuery {
   readonly specificationVersion: 'v1';
   readonly supportsLongPoll: true;
   /** The ioredis client the store sends its commands through. */
@@ -412,7 +414,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisSessionStore 
       await hub?.close();
       if (owned) await closeConnection(client);
     },
-  } satisfies RedisSessionStore;
+  } satisfies Omit<RedisSessionStore, keyof SessionQuery>;
 
   /**
    * The index `listSessions` walks: the smallest of the agent, tag and (single) status indexes the
@@ -442,7 +444,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisSessionStore 
     return candidates[best]!;
   }
 
-  return store;
+  return Object.assign(store, sessionQueryOver(store)) satisfies RedisSessionStore;
 }
 
 /** The persisted form of an event: its envelope without `sequence` (the stream entry id holds it). */
