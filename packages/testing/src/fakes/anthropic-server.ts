@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readBody, wait } from './http-helpers.js';
+import { readBody, writeSseStream } from './http-helpers.js';
 
 /**
  * A fake Anthropic Messages API on 127.0.0.1 for hermetic tests of anything built on
@@ -608,47 +608,17 @@ export async function createFakeAnthropicServer(
     });
     const interrupt = response.interrupt;
     const limit = interrupt ? Math.min(interrupt.afterEvents, built.events.length) : built.events.length;
-    if (response.eventDelayMs === undefined) {
-      res.write(built.events.slice(0, limit).join(''));
-    } else {
-      for (let position = 0; position < limit; position++) {
-        if (res.destroyed) return;
-        res.write(built.events[position]);
-        await wait(response.eventDelayMs);
-      }
-    }
-    if (res.destroyed) return;
-    if (!interrupt) {
-      res.end();
-      return;
-    }
-    switch (interrupt.mode) {
-      case 'truncate':
-        res.end();
-        return;
-      case 'disconnect':
-        // Let what was written reach the client first, then drop the connection.
-        await new Promise<void>((resolve) => res.write('', () => resolve()));
-        await wait(5);
-        res.socket?.destroy();
-        return;
-      case 'stall':
-        return;
-      case 'error':
-        res.end(
-          sse('error', {
-            error: {
-              type: interrupt.errorType ?? 'overloaded_error',
-              message: interrupt.message ?? 'Overloaded',
-            },
-          }),
-        );
-        return;
-      default: {
-        const unhandled: never = interrupt.mode;
-        throw new Error(`Unhandled interrupt mode: ${String(unhandled)}`);
-      }
-    }
+    await writeSseStream(res, built.events.slice(0, limit), {
+      eventDelayMs: response.eventDelayMs,
+      interrupt,
+      errorChunk: () =>
+        sse('error', {
+          error: {
+            type: interrupt?.errorType ?? 'overloaded_error',
+            message: interrupt?.message ?? 'Overloaded',
+          },
+        }),
+    });
   };
 
   const server = createServer((req, res) => {

@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readBody, wait } from './http-helpers.js';
+import { readBody, writeSseStream } from './http-helpers.js';
 
 /**
  * A fake OpenAI Responses API on 127.0.0.1 for hermetic tests of anything that speaks it: the
@@ -725,52 +725,17 @@ export async function createFakeResponsesServer(
       `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...payload })}\n\n`;
     const interrupt = response.interrupt;
     const limit = interrupt ? Math.min(interrupt.afterEvents, built.events.length) : built.events.length;
-    if (response.eventDelayMs === undefined) {
-      res.write(
-        built.events
-          .slice(0, limit)
-          .map((event) => sse(event.type, event.payload))
-          .join(''),
-      );
-    } else {
-      for (let position = 0; position < limit; position++) {
-        if (res.destroyed) return;
-        const event = built.events[position]!;
-        res.write(sse(event.type, event.payload));
-        await wait(response.eventDelayMs);
-      }
-    }
-    if (res.destroyed) return;
-    if (!interrupt) {
-      res.end();
-      return;
-    }
-    switch (interrupt.mode) {
-      case 'truncate':
-        res.end();
-        return;
-      case 'disconnect':
-        // Let what was written reach the client first, then drop the connection.
-        await new Promise<void>((resolve) => res.write('', () => resolve()));
-        await wait(5);
-        res.socket?.destroy();
-        return;
-      case 'stall':
-        return;
-      case 'error':
-        res.end(
-          sse('error', {
-            code: interrupt.code ?? 'server_error',
-            message: interrupt.message ?? 'The server had an error while processing your request.',
-            param: null,
-          }),
-        );
-        return;
-      default: {
-        const unhandled: never = interrupt.mode;
-        throw new Error(`Unhandled interrupt mode: ${String(unhandled)}`);
-      }
-    }
+    const chunks = built.events.slice(0, limit).map((event) => sse(event.type, event.payload));
+    await writeSseStream(res, chunks, {
+      eventDelayMs: response.eventDelayMs,
+      interrupt,
+      errorChunk: () =>
+        sse('error', {
+          code: interrupt?.code ?? 'server_error',
+          message: interrupt?.message ?? 'The server had an error while processing your request.',
+          param: null,
+        }),
+    });
   };
 
   const server = createServer((req, res) => {
