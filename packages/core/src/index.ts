@@ -236,6 +236,8 @@ export {
   inputMessages,
   SessionManager,
 } from './session-manager.js';
+export type { SqlMigration } from './sql-migrations.js';
+export { readSqlMigrations } from './sql-migrations.js';
 export type {
   EventsStoredMessage,
   RunEndMessage,

@@ -1,37 +1,12 @@
-/**
- * The migration runner: applies the drizzle-kit migrations shipped in `migrations/` to one schema.
- *
- * drizzle's own migrator records migrations in a fixed schema and cannot tell that the database is
- * newer than the code, so the store runs its own, over the same journal and SQL files:
- *
- * 1. one transaction takes `pg_advisory_xact_lock` keyed by the schema, so stores opening together
- *    (in one process or many) apply each migration exactly once and wait for each other;
- * 2. it creates the schema when it is missing and `<schema>.asm_migrations`, which records the tag
- *    and SHA-256 of every applied migration;
- * 3. a recorded tag the code does not ship means a newer `@asm/postgres` migrated this schema:
- *    `migration_required`, nothing changes;
- * 4. the missing migrations run in journal order with `search_path` set to the schema (the shipped
- *    SQL is schema-free), and the transaction commits them all or none.
- */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AsmError } from '@asm/core';
+import { AsmError, readSqlMigrations, type SqlMigration } from '@asm/core';
 import type pg from 'pg';
 import { toStorageError } from './errors.js';
 import { type QualifiedNames, qualifiedNames, validateSchemaName } from './identifiers.js';
 import { DEFAULT_SCHEMA } from './schema.js';
 
 /** One migration of the journal, with its SQL split into statements. */
-export interface PostgresMigration {
-  /** The drizzle-kit tag, such as `0000_initial`: the identity recorded in the database. */
-  tag: string;
-  /** SHA-256 of the migration's SQL file, recorded next to the tag. */
-  hash: string;
-  /** The statements, schema-free. */
-  statements: string[];
-}
+export type PostgresMigration = SqlMigration;
 
 /** What `applyMigrations` found and did. */
 export interface MigrationOutcome {
@@ -47,56 +22,9 @@ export const POSTGRES_MIGRATIONS_FOLDER: string = fileURLToPath(new URL('../migr
 /** First key of the advisory lock (`'asm\0'`); the second is `hashtext(schema)`. */
 const LOCK_CLASS = 0x61_73_6d_00;
 
-const loaded = new Map<string, PostgresMigration[]>();
-
-interface JournalEntry {
-  idx: number;
-  tag: string;
-}
-
-/** Reads the journal and SQL files of a migrations folder (cached per folder). */
+/** Reads the journal and SQL files of a migrations folder (cached per folder; core's `readSqlMigrations`). */
 export function loadMigrations(folder: string = POSTGRES_MIGRATIONS_FOLDER): PostgresMigration[] {
-  const cached = loaded.get(folder);
-  if (cached !== undefined) return cached;
-  const journalPath = join(folder, 'meta', '_journal.json');
-  if (!existsSync(journalPath)) {
-    throw new AsmError('storage_error', `No migration journal at ${journalPath}`, {
-      details: { migrationsFolder: folder },
-    });
-  }
-  let entries: JournalEntry[];
-  try {
-    const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries?: JournalEntry[] };
-    if (!Array.isArray(journal.entries)) throw new Error('the journal has no entries array');
-    entries = [...journal.entries].sort((left, right) => left.idx - right.idx);
-  } catch (error) {
-    throw new AsmError('storage_error', `Cannot read the migration journal ${journalPath}`, {
-      details: { migrationsFolder: folder },
-      cause: error,
-    });
-  }
-  const migrations = entries.map((entry): PostgresMigration => {
-    const file = join(folder, `${entry.tag}.sql`);
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (error) {
-      throw new AsmError('storage_error', `Cannot read migration ${file}`, {
-        details: { migrationsFolder: folder, tag: entry.tag },
-        cause: error,
-      });
-    }
-    return {
-      tag: entry.tag,
-      hash: createHash('sha256').update(text).digest('hex'),
-      statements: text
-        .split('--> statement-breakpoint')
-        .map((statement) => statement.trim())
-        .filter((statement) => statement !== ''),
-    };
-  });
-  loaded.set(folder, migrations);
-  return migrations;
+  return readSqlMigrations(folder);
 }
 
 /** Options of `applyMigrations`. */

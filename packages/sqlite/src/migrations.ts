@@ -1,29 +1,10 @@
-/**
- * A small migration runner over the drizzle-kit journal shipped in `migrations/`.
- *
- * drizzle's own migrator runs the SQL as written, which would ignore a table prefix. This runner
- * rewrites the quoted `asm_` names of each statement to the store's prefix, applies the migrations
- * the database lacks inside one immediate transaction, and records each applied migration in
- * `<prefix>migrations`. A database whose record names a migration this code does not ship was
- * migrated by a newer `@asm/sqlite`: opening it fails with `migration_required`.
- */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AsmError } from '@asm/core';
+import { AsmError, readSqlMigrations, type SqlMigration } from '@asm/core';
 import type BetterSqlite3 from 'better-sqlite3';
 import { DEFAULT_TABLE_PREFIX } from './schema.js';
 
 /** One migration of the journal, with its SQL split into statements. */
-export interface SqliteMigration {
-  /** The drizzle-kit tag, such as `0000_initial`: the identity recorded in the database. */
-  tag: string;
-  /** SHA-256 of the migration's SQL file, recorded next to the tag. */
-  hash: string;
-  /** The statements, written with the default `asm_` prefix. */
-  statements: string[];
-}
+export type SqliteMigration = SqlMigration;
 
 /** What `applyMigrations` did. */
 export interface MigrationOutcome {
@@ -34,56 +15,9 @@ export interface MigrationOutcome {
 /** The folder of the migrations shipped with this package (`<package>/migrations`). */
 export const SQLITE_MIGRATIONS_FOLDER: string = fileURLToPath(new URL('../migrations/', import.meta.url));
 
-const loaded = new Map<string, SqliteMigration[]>();
-
-interface JournalEntry {
-  idx: number;
-  tag: string;
-}
-
-/** Reads the journal and SQL files of a migrations folder (cached per folder). */
+/** Reads the journal and SQL files of a migrations folder (cached per folder; core's `readSqlMigrations`). */
 export function loadMigrations(folder: string = SQLITE_MIGRATIONS_FOLDER): SqliteMigration[] {
-  const cached = loaded.get(folder);
-  if (cached !== undefined) return cached;
-  const journalPath = join(folder, 'meta', '_journal.json');
-  if (!existsSync(journalPath)) {
-    throw new AsmError('storage_error', `No migration journal at ${journalPath}`, {
-      details: { migrationsFolder: folder },
-    });
-  }
-  let entries: JournalEntry[];
-  try {
-    const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries?: JournalEntry[] };
-    if (!Array.isArray(journal.entries)) throw new Error('the journal has no entries array');
-    entries = [...journal.entries].sort((left, right) => left.idx - right.idx);
-  } catch (error) {
-    throw new AsmError('storage_error', `Cannot read the migration journal ${journalPath}`, {
-      details: { migrationsFolder: folder },
-      cause: error,
-    });
-  }
-  const migrations = entries.map((entry) => {
-    const file = join(folder, `${entry.tag}.sql`);
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (error) {
-      throw new AsmError('storage_error', `Cannot read migration ${file}`, {
-        details: { migrationsFolder: folder, tag: entry.tag },
-        cause: error,
-      });
-    }
-    return {
-      tag: entry.tag,
-      hash: createHash('sha256').update(text).digest('hex'),
-      statements: text
-        .split('--> statement-breakpoint')
-        .map((statement) => statement.trim())
-        .filter((statement) => statement !== ''),
-    };
-  });
-  loaded.set(folder, migrations);
-  return migrations;
+  return readSqlMigrations(folder);
 }
 
 /** A statement of the shipped SQL with its quoted `asm_` names rewritten to `prefix`. */
