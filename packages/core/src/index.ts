@@ -172,15 +172,22 @@ export type { CheckedEventQuery, CursorKey, CursorResource } from './query.js';
 export {
   checkEventQuery,
   checkQueryLimit,
+  checkQueryOrder,
+  checkStringList,
   costSummaryOf,
   countEventsIn,
   decodeQueryCursor,
+  decodeQueryCursorKey,
+  EVENT_ORDERS,
   encodeQueryCursor,
+  RUN_ORDERS,
   runsForSummary,
+  SESSION_ORDERS,
   searchEventsIn,
   searchRunsIn,
   searchSessionsIn,
   sessionStatsOf,
+  toStringList,
   usageSummaryOf,
 } from './query.js';
 export type { RedactionOptions, RedactionPattern, RedactionResult, Redactor } from './redaction.js';

@@ -165,12 +165,7 @@ export function searchSessionsIn(
     if (!isSessionStatus(status))
       throw new AsmError('validation_error', `Unknown session status: ${String(status)}`);
   }
-  const order: SessionOrder = search.orderBy ?? 'updatedAtDesc';
-  if (!['updatedAtDesc', 'createdAtAsc', 'createdAtDesc'].includes(order)) {
-    throw new AsmError('validation_error', `Unknown orderBy: ${String(order)}`, {
-      details: { field: 'orderBy' },
-    });
-  }
+  const order = checkQueryOrder(search.orderBy, SESSION_ORDERS, 'updatedAtDesc');
   const providers = toList(search.provider);
   const after = checkTime(search.createdAfter, 'createdAfter');
   const before = checkTime(search.createdBefore, 'createdBefore');
@@ -202,12 +197,7 @@ export function searchRunsIn(runs: Run[], search: RunSearch = {}): Page<Run> {
   for (const status of statuses ?? []) {
     if (!isRunStatus(status)) throw new AsmError('validation_error', `Unknown run status: ${String(status)}`);
   }
-  const order: RunOrder = search.orderBy ?? 'createdAtDesc';
-  if (!['createdAtDesc', 'createdAtAsc', 'totalTokensDesc'].includes(order)) {
-    throw new AsmError('validation_error', `Unknown orderBy: ${String(order)}`, {
-      details: { field: 'orderBy' },
-    });
-  }
+  const order = checkQueryOrder(search.orderBy, RUN_ORDERS, 'createdAtDesc');
   if (search.minTokens !== undefined && (!Number.isInteger(search.minTokens) || search.minTokens < 0)) {
     throw new AsmError('validation_error', 'minTokens must be a non-negative integer', {
       details: { field: 'minTokens' },
@@ -252,12 +242,7 @@ function filterEvents(events: StoredEvent[], search: EventSearch): StoredEvent[]
 /** Answers `searchEvents` over arrays. */
 export function searchEventsIn(events: StoredEvent[], search: EventSearch = {}): Page<StoredEvent> {
   const limit = checkQueryLimit(search.limit, 100);
-  const order: EventOrder = search.orderBy ?? 'sequenceAsc';
-  if (!['sequenceAsc', 'timestampAsc', 'timestampDesc'].includes(order)) {
-    throw new AsmError('validation_error', `Unknown orderBy: ${String(order)}`, {
-      details: { field: 'orderBy' },
-    });
-  }
+  const order = checkQueryOrder(search.orderBy, EVENT_ORDERS, 'sequenceAsc');
   const matching = filterEvents(events, search);
   const keyOf = (event: StoredEvent): CursorKey =>
     order === 'sequenceAsc'
@@ -427,4 +412,55 @@ export function checkEventQuery(query: {
     sinceMs: since === undefined ? undefined : Date.parse(since as string),
     filtered: runId !== undefined || types !== undefined || since !== undefined,
   };
+}
+
+/** The orders `searchSessions` accepts, the default first. */
+export const SESSION_ORDERS: readonly SessionOrder[] = ['updatedAtDesc', 'createdAtAsc', 'createdAtDesc'];
+/** The orders `searchRuns` accepts, the default first. */
+export const RUN_ORDERS: readonly RunOrder[] = ['createdAtDesc', 'createdAtAsc', 'totalTokensDesc'];
+/** The orders `searchEvents` accepts, the default first. */
+export const EVENT_ORDERS: readonly EventOrder[] = ['sequenceAsc', 'timestampAsc', 'timestampDesc'];
+
+/** `value`, or `fallback` when absent; an order not in `allowed` is `validation_error`. */
+export function checkQueryOrder<T extends string>(
+  value: T | undefined,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value)) {
+    throw new AsmError('validation_error', `Unknown orderBy: ${String(value)}`, {
+      details: { field: 'orderBy' },
+    });
+  }
+  return value;
+}
+
+/** A copy of a list of strings; anything else is `validation_error` naming the field. */
+export function checkStringList<T extends string>(value: readonly T[], field: string): T[] {
+  const list: readonly unknown[] = value;
+  if (!Array.isArray(list) || !list.every((item) => typeof item === 'string')) {
+    throw new AsmError('validation_error', `${field} must be an array of strings`, { details: { field } });
+  }
+  return value.slice();
+}
+
+/** One string or a list of them, as a list (`undefined` when absent). */
+export function toStringList<T extends string>(value: T | T[] | undefined, field: string): T[] | undefined {
+  if (value === undefined) return undefined;
+  return checkStringList(Array.isArray(value) ? value : [value], field);
+}
+
+/** Decodes a cursor and checks its key has the expected shape (`validation_error` otherwise). */
+export function decodeQueryCursorKey(
+  cursor: string,
+  resource: CursorResource,
+  order: string,
+  kinds: ReadonlyArray<'string' | 'number'>,
+): CursorKey {
+  const key = decodeQueryCursor(cursor, resource, order);
+  if (key.length !== kinds.length || key.some((part, index) => typeof part !== kinds[index])) {
+    throw new AsmError('validation_error', 'Invalid cursor: malformed', { details: { field: 'cursor' } });
+  }
+  return key;
 }

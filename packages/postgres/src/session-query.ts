@@ -14,11 +14,12 @@ import {
   addTokenUsage,
   type CostSummary,
   type CursorKey,
-  type CursorResource,
   checkQueryLimit,
+  checkQueryOrder,
+  checkStringList,
   costSummaryOf,
-  decodeQueryCursor,
-  type EventOrder,
+  decodeQueryCursorKey,
+  EVENT_ORDERS,
   type EventSearch,
   emptyTokenUsage,
   encodeQueryCursor,
@@ -27,19 +28,20 @@ import {
   isSessionStatus,
   type Page,
   type PricingTable,
+  RUN_ORDERS,
   type Run,
-  type RunOrder,
   type RunSearch,
   type RunStatus,
+  SESSION_ORDERS,
   type Session,
   type SessionExport,
-  type SessionOrder,
   type SessionQuery,
   type SessionSearch,
   type SessionStats,
   type StoredEvent,
   type SummaryFilter,
   type TokenUsage,
+  toStringList,
   type UsageSummary,
   usageSummaryOf,
 } from '@asm/core';
@@ -66,10 +68,6 @@ export interface QueryContext {
   /** Every event of a session in sequence order (the store's hot-path read). */
   readEvents(sessionId: string): Promise<StoredEvent[]>;
 }
-
-const SESSION_ORDERS: readonly SessionOrder[] = ['updatedAtDesc', 'createdAtAsc', 'createdAtDesc'];
-const RUN_ORDERS: readonly RunOrder[] = ['createdAtDesc', 'createdAtAsc', 'totalTokensDesc'];
-const EVENT_ORDERS: readonly EventOrder[] = ['sequenceAsc', 'timestampAsc', 'timestampDesc'];
 
 /** A time column cut to the millisecond (UTC `timestamp`): the time key of every order. */
 function millis(column: PgColumn): SQL {
@@ -160,7 +158,7 @@ export function createPostgresQuery(context: QueryContext): SessionQuery {
     };
     const conditions: string[] = [];
     if (search.sessionIds !== undefined) {
-      const ids = stringList(search.sessionIds, 'sessionIds');
+      const ids = checkStringList(search.sessionIds, 'sessionIds');
       // One session: an equality the (session_id, …) indexes serve.
       conditions.push(
         ids.length === 1
@@ -169,10 +167,10 @@ export function createPostgresQuery(context: QueryContext): SessionQuery {
       );
     }
     if (search.runIds !== undefined)
-      conditions.push(`run_id = ANY(${param(stringList(search.runIds, 'runIds'), 'text[]')})`);
+      conditions.push(`run_id = ANY(${param(checkStringList(search.runIds, 'runIds'), 'text[]')})`);
     if (search.types !== undefined) conditions.push(`type = ANY(${param([...search.types], 'text[]')})`);
     if (search.providers !== undefined)
-      conditions.push(`provider = ANY(${param(stringList(search.providers, 'providers'), 'text[]')})`);
+      conditions.push(`provider = ANY(${param(checkStringList(search.providers, 'providers'), 'text[]')})`);
     if (search.correlationId !== undefined) {
       if (typeof search.correlationId !== 'string') {
         throw new AsmError('validation_error', 'correlationId must be a string', {
@@ -205,8 +203,8 @@ export function createPostgresQuery(context: QueryContext): SessionQuery {
   return {
     async searchSessions(search: SessionSearch = {}): Promise<Page<Session> & { totalCount: number }> {
       const limit = checkQueryLimit(search.limit, 50);
-      const order = checkOrder(search.orderBy, SESSION_ORDERS, 'updatedAtDesc');
-      const statuses = toList(search.status, 'status');
+      const order = checkQueryOrder(search.orderBy, SESSION_ORDERS, 'updatedAtDesc');
+      const statuses = toStringList(search.status, 'status');
       for (const status of statuses ?? []) {
         if (!isSessionStatus(status)) {
           throw new AsmError('validation_error', `Unknown session status: ${String(status)}`, {
@@ -217,7 +215,7 @@ export function createPostgresQuery(context: QueryContext): SessionQuery {
       const conditions: SQL[] = [isNull(sessionsTable.deletedAt)];
       if (search.agentId !== undefined) conditions.push(eq(sessionsTable.agentId, search.agentId));
       if (statuses !== undefined) conditions.push(inArray(sessionsTable.status, statuses));
-      const tags = [...new Set(stringList(search.tags ?? [], 'tags'))];
+      const tags = [...new Set(checkStringList(search.tags ?? [], 'tags'))];
       if (tags.length > 0) conditions.push(arrayContains(sessionsTable.tags, tags));
       const createdAfter = bound(search.createdAfter, 'createdAfter');
       const createdBefore = bound(search.createdBefore, 'createdBefore');
@@ -225,7 +223,7 @@ export function createPostgresQuery(context: QueryContext): SessionQuery {
         conditions.push(sql`${sessionsTable.createdAt} >= ${createdAfter.utc}::timestamptz`);
       if (createdBefore !== undefined)
         conditions.push(sql`${sessionsTable.createdAt} <= ${createdBefore.utc}::timestamptz`);
-      const providers = toList(search.provider, 'provider');
+      const providers = toStringList(search.provider, 'provider');
       if (providers !== undefined) {
         conditions.push(
           sql`exists (select 1 from ${runsTable} where ${runsTable.sessionId} = ${sessionsTable.id} and ${inArray(runsTable.provider, providers)})`,
@@ -235,7 +233,7 @@ export function createPostgresQuery(context: QueryContext): SessionQuery {
       const descending = order !== 'createdAtAsc';
       const page: SQL[] = [...conditions];
       if (search.cursor !== undefined) {
-        const [ms, id] = cursorKey(search.cursor, 'sessions', order, ['number', 'string']);
+        const [ms, id] = decodeQueryCursorKey(search.cursor, 'sessions', order, ['number', 'string']);
         page.push(
           keysetAfter(
             [millis(timeColumn), byCodePoint(sessionsTable.id)],
@@ -276,8 +274,8 @@ export function createPostgresQuery(context: QueryContext): SessionQuery {
 
     async searchRuns(search: RunSearch = {}): Promise<Page<Run>> {
       const limit = checkQueryLimit(search.limit, 50);
-      const order = checkOrder(search.orderBy, RUN_ORDERS, 'createdAtDesc');
-      const statuses = toList(search.status, 'status');
+      const order = checkQueryOrder(search.orderBy, RUN_ORDERS, 'createdAtDesc');
+      const statuses = toStringList(search.status, 'status');
       for (const status of statuses ?? []) {
         if (!isRunStatus(status)) {
           throw new AsmError('validation_error', `Unknown run status: ${String(status)}`, {
@@ -293,7 +291,7 @@ export function createPostgresQuery(context: QueryContext): SessionQuery {
       const conditions: SQL[] = [];
       if (search.sessionId !== undefined) conditions.push(eq(runsTable.sessionId, search.sessionId));
       if (statuses !== undefined) conditions.push(inArray(runsTable.status, statuses as RunStatus[]));
-      const providers = toList(search.provider, 'provider');
+      const providers = toStringList(search.provider, 'provider');
       if (providers !== undefined) conditions.push(inArray(runsTable.provider, providers));
       if (search.minTokens !== undefined) conditions.push(sql`${totalTokens} >= ${search.minTokens}`);
       const createdAfter = bound(search.createdAfter, 'createdAfter');
@@ -307,7 +305,7 @@ export function createPostgresQuery(context: QueryContext): SessionQuery {
       const keyValue = byTokens ? totalTokens : epochMillis(runsTable.createdAt);
       const descending = order !== 'createdAtAsc';
       if (search.cursor !== undefined) {
-        const [value, id] = cursorKey(search.cursor, 'runs', order, ['number', 'string']);
+        const [value, id] = decodeQueryCursorKey(search.cursor, 'runs', order, ['number', 'string']);
         const cursorValue = byTokens ? sql`${value as number}::float8` : msTimestamp(value as number);
         conditions.push(
           keysetAfter([sortValue, byCodePoint(runsTable.id)], [cursorValue, sql`${id}`], descending),
@@ -333,7 +331,7 @@ export function createPostgresQuery(context: QueryContext): SessionQuery {
 
     async searchEvents(search: EventSearch = {}): Promise<Page<StoredEvent>> {
       const limit = checkQueryLimit(search.limit, 100);
-      const order = checkOrder(search.orderBy, EVENT_ORDERS, 'sequenceAsc');
+      const order = checkQueryOrder(search.orderBy, EVENT_ORDERS, 'sequenceAsc');
       const values: unknown[] = [];
       const conditions = eventConditions(search, values);
       const param = (value: unknown, cast: string): string => {
@@ -351,8 +349,8 @@ export function createPostgresQuery(context: QueryContext): SessionQuery {
       ];
       if (search.cursor !== undefined) {
         const key = bySequence
-          ? cursorKey(search.cursor, 'events', order, ['string', 'number', 'string'])
-          : cursorKey(search.cursor, 'events', order, ['number', 'string', 'number', 'string']);
+          ? decodeQueryCursorKey(search.cursor, 'events', order, ['string', 'number', 'string'])
+          : decodeQueryCursorKey(search.cursor, 'events', order, ['number', 'string', 'number', 'string']);
         const ms = bySequence ? undefined : (key[0] as number);
         const sessionId = key[bySequence ? 0 : 1] as string;
         const sequence = key[bySequence ? 1 : 2] as number;
@@ -507,44 +505,7 @@ function msTimestamp(ms: number): SQL {
   return sql`${msIso(ms)}::timestamp`;
 }
 
-/** Decodes a cursor and checks the types of its key. */
-function cursorKey(
-  cursor: string,
-  resource: CursorResource,
-  order: string,
-  kinds: ReadonlyArray<'string' | 'number'>,
-): CursorKey {
-  const key = decodeQueryCursor(cursor, resource, order);
-  if (key.length !== kinds.length || key.some((part, index) => typeof part !== kinds[index])) {
-    throw new AsmError('validation_error', 'Invalid cursor: malformed', { details: { field: 'cursor' } });
-  }
-  return key;
-}
-
-function checkOrder<T extends string>(value: T | undefined, allowed: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback;
-  if (!allowed.includes(value)) {
-    throw new AsmError('validation_error', `Unknown orderBy: ${String(value)}`, {
-      details: { field: 'orderBy' },
-    });
-  }
-  return value;
-}
-
 /** An inclusive time bound (`validation_error` when it is not ISO-8601 with a zone). */
 function bound(value: string | undefined, field: string): Instant | undefined {
   return value === undefined ? undefined : toInstant(value, field);
-}
-
-function toList<T extends string>(value: T | T[] | undefined, field: string): T[] | undefined {
-  if (value === undefined) return undefined;
-  return stringList(Array.isArray(value) ? value : [value], field);
-}
-
-function stringList<T extends string>(value: readonly T[], field: string): T[] {
-  const list: readonly unknown[] = value;
-  if (!Array.isArray(list) || !list.every((item) => typeof item === 'string')) {
-    throw new AsmError('validation_error', `${field} must be an array of strings`, { details: { field } });
-  }
-  return value.slice();
 }

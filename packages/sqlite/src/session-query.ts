@@ -9,9 +9,11 @@ import {
   type CostSummary,
   type CursorKey,
   checkQueryLimit,
+  checkQueryOrder,
+  checkStringList,
   costSummaryOf,
-  decodeQueryCursor,
-  type EventOrder,
+  decodeQueryCursorKey,
+  EVENT_ORDERS,
   type EventSearch,
   emptyTokenUsage,
   encodeQueryCursor,
@@ -21,19 +23,20 @@ import {
   isSessionStatus,
   type Page,
   type PricingTable,
+  RUN_ORDERS,
   type Run,
-  type RunOrder,
   type RunSearch,
   type RunStatus,
+  SESSION_ORDERS,
   type Session,
   type SessionExport,
-  type SessionOrder,
   type SessionQuery,
   type SessionSearch,
   type SessionStats,
   type StoredEvent,
   type SummaryFilter,
   type TokenUsage,
+  toStringList,
   type UsageSummary,
   usageSummaryOf,
 } from '@asm/core';
@@ -55,10 +58,6 @@ export interface QueryContext {
   /** Every event of a session in sequence order (the store's prepared statement). */
   readEvents(sessionId: string): StoredEvent[];
 }
-
-const SESSION_ORDERS: readonly SessionOrder[] = ['updatedAtDesc', 'createdAtAsc', 'createdAtDesc'];
-const RUN_ORDERS: readonly RunOrder[] = ['createdAtDesc', 'createdAtAsc', 'totalTokensDesc'];
-const EVENT_ORDERS: readonly EventOrder[] = ['sequenceAsc', 'timestampAsc', 'timestampDesc'];
 
 /** Builds the `SessionQuery` methods of a store. */
 export function createSqliteQuery(context: QueryContext): SessionQuery {
@@ -131,12 +130,12 @@ export function createSqliteQuery(context: QueryContext): SessionQuery {
     }
     const conditions: SQL[] = [];
     if (search.sessionIds !== undefined)
-      conditions.push(inArray(eventsTable.sessionId, stringList(search.sessionIds, 'sessionIds')));
+      conditions.push(inArray(eventsTable.sessionId, checkStringList(search.sessionIds, 'sessionIds')));
     if (search.runIds !== undefined)
-      conditions.push(inArray(eventsTable.runId, stringList(search.runIds, 'runIds')));
+      conditions.push(inArray(eventsTable.runId, checkStringList(search.runIds, 'runIds')));
     if (search.types !== undefined) conditions.push(inArray(eventsTable.type, search.types));
     if (search.providers !== undefined)
-      conditions.push(inArray(eventsTable.provider, stringList(search.providers, 'providers')));
+      conditions.push(inArray(eventsTable.provider, checkStringList(search.providers, 'providers')));
     if (search.correlationId !== undefined)
       conditions.push(eq(eventsTable.correlationId, search.correlationId));
     const since = bound(search.since, 'since');
@@ -150,8 +149,8 @@ export function createSqliteQuery(context: QueryContext): SessionQuery {
     async searchSessions(search: SessionSearch = {}): Promise<Page<Session> & { totalCount: number }> {
       ensureOpen();
       const limit = checkQueryLimit(search.limit, 50);
-      const order = checkOrder(search.orderBy, SESSION_ORDERS, 'updatedAtDesc');
-      const statuses = toList(search.status, 'status');
+      const order = checkQueryOrder(search.orderBy, SESSION_ORDERS, 'updatedAtDesc');
+      const statuses = toStringList(search.status, 'status');
       for (const status of statuses ?? []) {
         if (!isSessionStatus(status)) {
           throw new AsmError('validation_error', `Unknown session status: ${String(status)}`, {
@@ -162,14 +161,14 @@ export function createSqliteQuery(context: QueryContext): SessionQuery {
       const conditions: SQL[] = [isNull(sessionsTable.deletedAt)];
       if (search.agentId !== undefined) conditions.push(eq(sessionsTable.agentId, search.agentId));
       if (statuses !== undefined) conditions.push(inArray(sessionsTable.status, statuses));
-      for (const tag of new Set(stringList(search.tags ?? [], 'tags'))) {
+      for (const tag of new Set(checkStringList(search.tags ?? [], 'tags'))) {
         conditions.push(sql`exists (select 1 from json_each(${sessionsTable.tags}) where value = ${tag})`);
       }
       const createdAfter = bound(search.createdAfter, 'createdAfter');
       const createdBefore = bound(search.createdBefore, 'createdBefore');
       if (createdAfter !== undefined) conditions.push(gte(sessionsTable.createdAt, createdAfter));
       if (createdBefore !== undefined) conditions.push(lte(sessionsTable.createdAt, createdBefore));
-      const providers = toList(search.provider, 'provider');
+      const providers = toStringList(search.provider, 'provider');
       if (providers !== undefined) {
         conditions.push(
           sql`exists (select 1 from ${runsTable} where ${runsTable.sessionId} = ${sessionsTable.id} and ${inArray(runsTable.provider, providers)})`,
@@ -179,7 +178,7 @@ export function createSqliteQuery(context: QueryContext): SessionQuery {
       const descending = order !== 'createdAtAsc';
       const page: SQL[] = [...conditions];
       if (search.cursor !== undefined) {
-        const key = cursorKey(search.cursor, 'sessions', order, ['string', 'string']);
+        const key = decodeQueryCursorKey(search.cursor, 'sessions', order, ['string', 'string']);
         page.push(keysetAfter([sortColumn, sessionsTable.id], key, descending));
       }
       const direction = descending ? desc : asc;
@@ -211,8 +210,8 @@ export function createSqliteQuery(context: QueryContext): SessionQuery {
     async searchRuns(search: RunSearch = {}): Promise<Page<Run>> {
       ensureOpen();
       const limit = checkQueryLimit(search.limit, 50);
-      const order = checkOrder(search.orderBy, RUN_ORDERS, 'createdAtDesc');
-      const statuses = toList(search.status, 'status');
+      const order = checkQueryOrder(search.orderBy, RUN_ORDERS, 'createdAtDesc');
+      const statuses = toStringList(search.status, 'status');
       for (const status of statuses ?? []) {
         if (!isRunStatus(status)) {
           throw new AsmError('validation_error', `Unknown run status: ${String(status)}`, {
@@ -228,7 +227,7 @@ export function createSqliteQuery(context: QueryContext): SessionQuery {
       const conditions: SQL[] = [];
       if (search.sessionId !== undefined) conditions.push(eq(runsTable.sessionId, search.sessionId));
       if (statuses !== undefined) conditions.push(inArray(runsTable.status, statuses as RunStatus[]));
-      const providers = toList(search.provider, 'provider');
+      const providers = toStringList(search.provider, 'provider');
       if (providers !== undefined) conditions.push(inArray(runsTable.provider, providers));
       if (search.minTokens !== undefined) conditions.push(sql`${totalTokens} >= ${search.minTokens}`);
       const createdAfter = bound(search.createdAfter, 'createdAfter');
@@ -239,7 +238,10 @@ export function createSqliteQuery(context: QueryContext): SessionQuery {
       const sortValue: SQL | SQLiteColumn = byTokens ? totalTokens : runsTable.createdAt;
       const descending = order !== 'createdAtAsc';
       if (search.cursor !== undefined) {
-        const key = cursorKey(search.cursor, 'runs', order, [byTokens ? 'number' : 'string', 'string']);
+        const key = decodeQueryCursorKey(search.cursor, 'runs', order, [
+          byTokens ? 'number' : 'string',
+          'string',
+        ]);
         conditions.push(keysetAfter([sortValue, runsTable.id], key, descending));
       }
       const direction = descending ? desc : asc;
@@ -264,7 +266,7 @@ export function createSqliteQuery(context: QueryContext): SessionQuery {
     async searchEvents(search: EventSearch = {}): Promise<Page<StoredEvent>> {
       ensureOpen();
       const limit = checkQueryLimit(search.limit, 100);
-      const order = checkOrder(search.orderBy, EVENT_ORDERS, 'sequenceAsc');
+      const order = checkQueryOrder(search.orderBy, EVENT_ORDERS, 'sequenceAsc');
       const conditions = eventConditions(search);
       const bySequence = order === 'sequenceAsc';
       const descending = order === 'timestampDesc';
@@ -276,7 +278,7 @@ export function createSqliteQuery(context: QueryContext): SessionQuery {
           ? (['string', 'number'] as const)
           : (['string', 'string', 'number'] as const);
         conditions.push(
-          keysetAfter(keyColumns, cursorKey(search.cursor, 'events', order, kinds), descending),
+          keysetAfter(keyColumns, decodeQueryCursorKey(search.cursor, 'events', order, kinds), descending),
         );
       }
       const direction = descending ? desc : asc;
@@ -439,30 +441,6 @@ function keysetAfter(columns: Array<SQL | SQLiteColumn>, key: CursorKey, descend
   return descending ? sql`(${left}) < (${right})` : sql`(${left}) > (${right})`;
 }
 
-/** Decodes a cursor and checks the types of its key. */
-function cursorKey(
-  cursor: string,
-  resource: 'sessions' | 'runs' | 'events',
-  order: string,
-  kinds: ReadonlyArray<'string' | 'number'>,
-): CursorKey {
-  const key = decodeQueryCursor(cursor, resource, order);
-  if (key.length !== kinds.length || key.some((part, index) => typeof part !== kinds[index])) {
-    throw new AsmError('validation_error', 'Invalid cursor: malformed', { details: { field: 'cursor' } });
-  }
-  return key;
-}
-
-function checkOrder<T extends string>(value: T | undefined, allowed: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback;
-  if (!allowed.includes(value)) {
-    throw new AsmError('validation_error', `Unknown orderBy: ${String(value)}`, {
-      details: { field: 'orderBy' },
-    });
-  }
-  return value;
-}
-
 /** An inclusive time bound in the persisted UTC form. */
 function bound(value: string | undefined, field: string): string | undefined {
   if (value === undefined) return undefined;
@@ -470,17 +448,4 @@ function bound(value: string | undefined, field: string): string | undefined {
     throw new AsmError('validation_error', `${field} must be an ISO-8601 timestamp`, { details: { field } });
   }
   return toUtcIso(value, field);
-}
-
-function toList<T extends string>(value: T | T[] | undefined, field: string): T[] | undefined {
-  if (value === undefined) return undefined;
-  return stringList(Array.isArray(value) ? value : [value], field);
-}
-
-function stringList<T extends string>(value: readonly T[], field: string): T[] {
-  const list: readonly unknown[] = value;
-  if (!Array.isArray(list) || !list.every((item) => typeof item === 'string')) {
-    throw new AsmError('validation_error', `${field} must be an array of strings`, { details: { field } });
-  }
-  return value.slice();
 }
