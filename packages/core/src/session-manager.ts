@@ -487,9 +487,10 @@ export class SessionManager {
    * it, polling otherwise). Break out of the loop or abort the signal to stop.
    */
   streamSessionEvents(sessionId: string, options: FollowEventsOptions = {}): AsyncIterable<StoredEvent> {
+    const config = this.config();
     return followSessionEvents(this.store, sessionId, {
-      pollIntervalMs: this.config().eventStreamPollIntervalMs,
-      pageSize: this.config().defaultEventQueryLimit,
+      pollIntervalMs: config.eventStreamPollIntervalMs,
+      pageSize: config.defaultEventQueryLimit,
       ...(this.bus === undefined ? {} : { bus: this.bus }),
       ...options,
     });
@@ -937,7 +938,8 @@ export class SessionManager {
     context: RunExtensionContext,
     ask: { reasons: string[]; data: Record<string, unknown> },
   ): Promise<ToolDecision> {
-    const timeoutMs = this.config().toolApprovalTimeoutMs;
+    const config = this.config();
+    const timeoutMs = config.toolApprovalTimeoutMs;
     const after = await this.storeCall('getLatestSequence', () =>
       this.store.getLatestSequence(context.session.id),
     );
@@ -962,7 +964,7 @@ export class SessionManager {
         runId: context.run.id,
         types: ['tool_approval_granted', 'tool_approval_denied'],
         signal: waitController.signal,
-        pollIntervalMs: this.config().eventStreamPollIntervalMs,
+        pollIntervalMs: config.eventStreamPollIntervalMs,
         ...(this.bus === undefined ? {} : { bus: this.bus }),
       })) {
         if (event.data.toolCallId !== call.id) continue;
