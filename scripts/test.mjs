@@ -51,6 +51,10 @@ for (const dir of packagesDirs) rmSync(join(dir, '.vitest-results.json'), { forc
 
 let ok = step('lint', 'pnpm', ['exec', 'turbo', 'run', 'lint', '--output-logs=errors-only']);
 ok = step('build', 'pnpm', ['exec', 'turbo', 'run', 'build', '--output-logs=errors-only']) && ok;
+// What users get from the registry, proved from outside the workspace (packed tarballs, publint, attw,
+// a three-package npm project, the third-party example), and independent versioning with changesets.
+ok = step('packaging', 'node', ['scripts/pack-check.mjs']) && ok;
+ok = step('releases', 'node', ['scripts/release-check.mjs']) && ok;
 ok = step('typecheck', 'pnpm', ['exec', 'turbo', 'run', 'typecheck', '--output-logs=errors-only']) && ok;
 ok = step('test', 'pnpm', ['exec', 'turbo', 'run', 'test', '--concurrency=1']) && ok;
 

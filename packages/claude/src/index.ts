@@ -1,3 +1,38 @@
+export type {
+  ClaudeAgentPermissionMode,
+  ClaudeAgentProvider,
+  ClaudeAgentRunOptions,
+} from './agent-backend.js';
+export {
+  CLAUDE_AGENT_CAPABILITIES,
+  CLAUDE_AGENT_RUN_ENV,
+  claudeAgentPrompt,
+  mapClaudeAgentPermissionMode,
+} from './agent-backend.js';
+export {
+  claudeAgentApiError,
+  claudeAgentProcessError,
+  claudeAgentResultError,
+  mapClaudeAgentAssistantError,
+} from './agent-errors.js';
+export type { ClaudeAgentApiFailure, ClaudeAgentResultUsage } from './agent-event-mapper.js';
+export { ClaudeAgentEventMapper, resultUsage as claudeAgentResultUsage } from './agent-event-mapper.js';
+export type {
+  ClaudeAgentCanUseTool,
+  ClaudeAgentPermissionResult,
+  ClaudeAgentQuery,
+  ClaudeAgentSdkLoader,
+  ClaudeAgentSdkModule,
+  ClaudeAgentSpawnedProcess,
+  ClaudeAgentSpawnOptions,
+  ClaudeAgentUserMessage,
+} from './agent-sdk-loader.js';
+export { CLAUDE_AGENT_SDK_PACKAGE, importClaudeAgentSdk } from './agent-sdk-loader.js';
+export type { ClaudeAgentSettingSource, ClaudeAgentSettings } from './agent-settings.js';
+export {
+  DEFAULT_CLAUDE_AGENT_INTERRUPT_TIMEOUT_MS,
+  DEFAULT_CLAUDE_AGENT_SHUTDOWN_GRACE_MS,
+} from './agent-settings.js';
 export { mapAnthropicErrorType, toClaudeError } from './claude-errors.js';
 export type {
   ClaudeInputMessage,

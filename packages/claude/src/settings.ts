@@ -1,6 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { ClientOptions } from '@anthropic-ai/sdk';
 import { AsmError, type Tool } from '@asm/core';
+import { type ClaudeAgentSettings, validateAgentSettings } from './agent-settings.js';
 
 /**
  * The model used when none is given: Claude Haiku 4.5, fast and cheap, and current. (Sonnet 4.5 is
@@ -30,7 +31,7 @@ export type ClaudeMessagesClient = Pick<Anthropic, 'messages'>;
 
 /** Settings of the Messages API backend (the default). */
 export interface ClaudeMessagesSettings {
-  /** The Anthropic Messages API. The default; a later backend (`'agent'`, Claude Code) has its own settings. */
+  /** The Anthropic Messages API: the default backend (`'agent'` is Claude Code, with its own settings). */
   backend?: 'messages';
   /** Adapter name, also the `provider` of its events and the pricing-table key. Default `claude`. */
   name?: string;
@@ -77,8 +78,11 @@ export interface ClaudeMessagesSettings {
   sdkOptions?: ClientOptions;
 }
 
-/** Settings of `createClaudeProvider`. */
-export type ClaudeProviderSettings = ClaudeMessagesSettings;
+/**
+ * Settings of `createClaudeProvider`: `backend` picks the Messages API (`'messages'`, the default)
+ * or the Claude Code agent (`'agent'`).
+ */
+export type ClaudeProviderSettings = ClaudeMessagesSettings | ClaudeAgentSettings;
 
 function invalid(field: string, message: string, value: unknown): never {
   throw new AsmError('validation_error', `Claude provider: ${message}`, { details: { field, value } });
@@ -145,13 +149,17 @@ export function validateClaudeSettings(settings: ClaudeProviderSettings): void {
     throw new AsmError('validation_error', 'Claude provider: settings must be an object');
   }
   const backend: unknown = settings.backend;
-  if (backend !== undefined && backend !== 'messages') {
-    invalid(
-      'backend',
-      `unsupported backend ${JSON.stringify(backend)}; this version supports 'messages'`,
-      backend,
-    );
+  if (backend === 'agent') {
+    validateAgentSettings(settings as ClaudeAgentSettings);
+    return;
   }
+  if (backend !== undefined && backend !== 'messages') {
+    invalid('backend', `unsupported backend ${JSON.stringify(backend)}; use 'messages' or 'agent'`, backend);
+  }
+  validateMessagesSettings(settings as ClaudeMessagesSettings);
+}
+
+function validateMessagesSettings(settings: ClaudeMessagesSettings): void {
   for (const field of ['name', 'model', 'apiKey', 'baseURL', 'apiVersion'] as const) {
     const value = settings[field];
     if (value !== undefined && (typeof value !== 'string' || value === '')) {

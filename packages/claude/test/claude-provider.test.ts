@@ -12,7 +12,11 @@ import {
 } from '@asm/core';
 import { createFakeAnthropicServer, type FakeAnthropicServer } from '@asm/testing/fakes';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ClaudeProviderSettings, createClaudeProvider } from '../src/index.js';
+import {
+  type ClaudeMessagesSettings,
+  type ClaudeProviderSettings,
+  createClaudeProvider,
+} from '../src/index.js';
 import { executeDirectly, typesOf, waitFor } from './helpers.js';
 
 let server: FakeAnthropicServer;
@@ -27,7 +31,7 @@ afterEach(() => {
   server.reset();
 });
 
-const claude = (settings: ClaudeProviderSettings = {}) =>
+const claude = (settings: ClaudeMessagesSettings = {}) =>
   createClaudeProvider({ apiKey: 'test-key', baseURL: server.url, maxRetries: 0, ...settings });
 
 const weather: Tool<{ city: string }, string> = {
@@ -656,7 +660,7 @@ describe('createClaudeProvider - errors', () => {
     expect(field({ thinking: { budgetTokens: 10 } })).toBe('thinking');
     expect(field({ thinking: { budgetTokens: 9000 } })).toBe('thinking');
     expect(field({ tools: [weather, weather] })).toBe('tools');
-    expect(field({ backend: 'agent' as 'messages' })).toBe('backend');
+    expect(field({ backend: 'gemini' as 'messages' })).toBe('backend');
     expect(field({ maxRetries: -1 })).toBe('maxRetries');
     expect(field({})).toBe('no error');
   });

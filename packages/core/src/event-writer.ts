@@ -10,14 +10,21 @@ import { channels } from './telemetry.js';
  */
 export class EventWriter {
   private pending: NewEvent[] = [];
+  /** How many events at the front of `pending` were already taken into batches. */
+  private taken = 0;
   private writing: Promise<void> | undefined;
   private scheduled = false;
+  /** True while `drainSync` runs: what is enqueued meanwhile is written by that same drain. */
+  private draining = false;
   private lingerTimer: ReturnType<typeof setTimeout> | undefined;
   private failure: AsmError | undefined;
 
   /**
    * @param lingerMs How long the first event after an idle period waits for company before the
    *   write starts (group commit). 0 writes at the end of the current tick. `flush()` never waits.
+   * @param appendSync A synchronous append used instead of `store.appendEvents` (same contract:
+   *   all or nothing, order kept, throws on failure). It spares a promise and a microtask per batch;
+   *   the session manager passes one for stores that append in memory.
    */
   constructor(
     private readonly store: SessionStore,
@@ -25,6 +32,7 @@ export class EventWriter {
     private readonly onStored: (events: StoredEvent[]) => void,
     private readonly onFailure: (error: AsmError) => void,
     private readonly lingerMs = 0,
+    private readonly appendSync?: (events: NewEvent[]) => StoredEvent[],
   ) {}
 
   /** The write error that stopped the queue, if any. */
@@ -36,7 +44,7 @@ export class EventWriter {
   enqueue(event: NewEvent): void {
     if (this.failure) return;
     this.pending.push(event);
-    if (!this.scheduled && !this.writing) {
+    if (!this.scheduled && !this.writing && !this.draining) {
       this.scheduled = true;
       if (this.lingerMs > 0) {
         this.lingerTimer = setTimeout(this.scheduledStart, this.lingerMs);
@@ -54,12 +62,13 @@ export class EventWriter {
 
   /** Resolves once every event enqueued so far is stored; rejects with the write error if one failed. */
   async flush(): Promise<void> {
-    if (this.lingerTimer !== undefined) {
-      clearTimeout(this.lingerTimer);
-      this.scheduledStart();
-    }
-    while (this.writing || this.pending.length > 0 || this.scheduled) {
+    while (this.writing || this.pending.length > this.taken || this.scheduled) {
       if (this.failure) break;
+      // A linger timer set by an event enqueued while flushing would never fire under this loop.
+      if (this.lingerTimer !== undefined) {
+        clearTimeout(this.lingerTimer);
+        this.scheduledStart();
+      }
       if (!this.writing) this.startWriting();
       await this.writing;
     }
@@ -67,19 +76,86 @@ export class EventWriter {
   }
 
   private startWriting(): void {
-    if (this.writing || this.pending.length === 0 || this.failure) return;
+    if (this.writing || this.pending.length === this.taken || this.failure) return;
+    if (this.appendSync !== undefined) {
+      this.drainSync(this.appendSync);
+      return;
+    }
     this.writing = this.drain().finally(() => {
       this.writing = undefined;
       // An event enqueued while the last batch was settling found `writing` set and scheduled nothing.
-      if (this.pending.length > 0 && !this.scheduled && !this.failure) this.startWriting();
+      if (this.pending.length > this.taken && !this.scheduled && !this.failure) this.startWriting();
     });
   }
 
+  /** Takes the next batch off the queue (the whole queue when it fits). */
+  private nextBatch(): NewEvent[] {
+    const pending = this.pending;
+    const start = this.taken;
+    if (start === 0 && pending.length <= this.batchSize) {
+      this.pending = [];
+      return pending;
+    }
+    // A long queue is cut into batches without copying what is left after each one.
+    const end = Math.min(pending.length, start + this.batchSize);
+    if (end === pending.length) {
+      this.pending = [];
+      this.taken = 0;
+    } else {
+      this.taken = end;
+    }
+    return pending.slice(start, end);
+  }
+
+  /** The synchronous drain: every queued batch is stored and handed on before this returns. */
+  private drainSync(append: (events: NewEvent[]) => StoredEvent[]): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      this.drainBatches(append);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private drainBatches(append: (events: NewEvent[]) => StoredEvent[]): void {
+    while (this.pending.length > this.taken && !this.failure) {
+      const batch = this.nextBatch();
+      let stored: StoredEvent[];
+      const observed = channels.storeCall.hasSubscribers;
+      const started = observed ? performance.now() : 0;
+      try {
+        stored = append(batch);
+      } catch (error) {
+        this.fail(error, observed, started);
+        return;
+      }
+      if (observed) {
+        channels.storeCall.publish({ operation: 'appendEvents', durationMs: performance.now() - started });
+      }
+      this.onStored(stored);
+    }
+  }
+
+  private fail(error: unknown, observed: boolean, started: number): void {
+    this.failure = AsmError.isInstance(error)
+      ? error
+      : AsmError.from(error, 'storage_write_failed', 'Writing events to the store failed');
+    if (observed) {
+      channels.storeCall.publish({
+        operation: 'appendEvents',
+        durationMs: performance.now() - started,
+        errorCode: this.failure.code,
+      });
+    }
+    this.pending = [];
+    this.taken = 0;
+    this.onFailure(this.failure);
+  }
+
   private async drain(): Promise<void> {
-    while (this.pending.length > 0 && !this.failure) {
-      const batch =
-        this.pending.length <= this.batchSize ? this.pending : this.pending.slice(0, this.batchSize);
-      this.pending = batch === this.pending ? [] : this.pending.slice(batch.length);
+    while (this.pending.length > this.taken && !this.failure) {
+      const batch = this.nextBatch();
       let stored: StoredEvent[];
       const observed = channels.storeCall.hasSubscribers;
       const started = observed ? performance.now() : 0;
@@ -89,18 +165,7 @@ export class EventWriter {
           channels.storeCall.publish({ operation: 'appendEvents', durationMs: performance.now() - started });
         }
       } catch (error) {
-        this.failure = AsmError.isInstance(error)
-          ? error
-          : AsmError.from(error, 'storage_write_failed', 'Writing events to the store failed');
-        if (observed) {
-          channels.storeCall.publish({
-            operation: 'appendEvents',
-            durationMs: performance.now() - started,
-            errorCode: this.failure.code,
-          });
-        }
-        this.pending = [];
-        this.onFailure(this.failure);
+        this.fail(error, observed, started);
         return;
       }
       this.onStored(stored);

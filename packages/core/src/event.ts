@@ -3,7 +3,7 @@ import { isIsoTimestamp, newEventId, nowIso } from './ids.js';
 import { requireObject, requireString } from './session.js';
 import type { TokenUsage } from './token-usage.js';
 
-/** The 28 event types, by group. Names are persisted data and a wire contract: never rename one. */
+/** The 29 event types, by group. Names are persisted data and a wire contract: never rename one. */
 export const EVENT_TYPES_BY_GROUP = {
   session: [
     'session_created',
@@ -22,6 +22,7 @@ export const EVENT_TYPES_BY_GROUP = {
   workspace: ['workspace_snapshot_taken', 'workspace_diff_computed'],
   policy: ['policy_violation'],
   approval: ['tool_approval_requested', 'tool_approval_granted', 'tool_approval_denied'],
+  control: ['control_operation'],
 } as const;
 
 /** A group of event types. */
@@ -29,7 +30,7 @@ export type EventGroup = keyof typeof EVENT_TYPES_BY_GROUP;
 /** The type of an event. */
 export type EventType = (typeof EVENT_TYPES_BY_GROUP)[EventGroup][number];
 
-/** All 28 event types. */
+/** All 29 event types. */
 export const EVENT_TYPES: readonly EventType[] = Object.values(EVENT_TYPES_BY_GROUP).flat();
 const EVENT_TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES);
 
@@ -46,7 +47,7 @@ export type TerminalRunEventType = (typeof TERMINAL_RUN_EVENT_TYPES)[number];
 /** The schema version written on new events. Bump it, with defaults for old rows, when fields change. */
 export const EVENT_SCHEMA_VERSION = 1;
 
-/** True when `value` names one of the 28 event types. */
+/** True when `value` names one of the 29 event types. */
 export function isEventType(value: unknown): value is EventType {
   return typeof value === 'string' && EVENT_TYPE_SET.has(value);
 }
@@ -121,14 +122,35 @@ export interface EventDataMap {
     deletions?: number;
     changedPaths?: string[];
     hasPatch?: boolean;
+    /** The unified diff, when small enough to stay inline. */
+    patch?: string;
+    /** Artifact key of the patch, when it was stored in an `ArtifactStore`. */
     patchRef?: string;
     patchBytes?: number;
+    /** SHA-256 (hex) of the stored patch, to check what the artifact store returns. */
+    patchSha256?: string;
     patchTruncated?: boolean;
   };
   policy_violation: { policy?: string; kind?: string };
   tool_approval_requested: ToolEventData & { reason?: string; timeoutMs?: number };
   tool_approval_granted: { toolCallId: string; input?: unknown; approvedBy?: string };
   tool_approval_denied: { toolCallId: string; reason?: string; deniedBy?: string };
+  /**
+   * A control operation on a run (interrupt, cancel, pause, resume), with its result: the runtime's
+   * per-run operation history. Session-level (no top-level `runId`, so a run's log still ends with its
+   * terminal event); the run is `data.runId`.
+   */
+  control_operation: {
+    runId: string;
+    operation: 'interrupt' | 'cancel' | 'pause' | 'resume';
+    result: 'ok' | 'error';
+    /** The run's control state after the operation (`interrupted`, `cancelled`, `paused`, `running`). */
+    state?: string;
+    /** True when the state already matched: nothing was done (idempotent repeat). */
+    noop?: boolean;
+    errorCode?: string;
+    errorMessage?: string;
+  };
 }
 
 /** The data of an event of type `T`: its known fields plus whatever else the producer added. */
@@ -154,9 +176,9 @@ export type NewEventOf<T extends EventType> = EventEnvelope & { type: T; data: E
 /** An event of type `T` as stored, with its per-session sequence number. */
 export type StoredEventOf<T extends EventType> = NewEventOf<T> & { sequence: number };
 
-/** An event to append: a union over the 28 types, so `event.type` narrows `event.data`. */
+/** An event to append: a union over the 29 types, so `event.type` narrows `event.data`. */
 export type NewEvent = { [T in EventType]: NewEventOf<T> }[EventType];
-/** A stored event: a union over the 28 types, so `event.type` narrows `event.data`. */
+/** A stored event: a union over the 29 types, so `event.type` narrows `event.data`. */
 export type StoredEvent = { [T in EventType]: StoredEventOf<T> }[EventType];
 
 /** Attributes of `createEvent`. */

@@ -1,5 +1,6 @@
 /**
- * Identifiers: a prefix plus 16 random bytes as 32 lowercase hex characters (128 bits of entropy).
+ * Identifiers: a prefix plus 32 lowercase hex characters. Session, run and other ids are 16 random
+ * bytes (128 bits of entropy); event ids start with their creation time (see `newEventId`).
  */
 
 /** The prefixes of generated ids. */
@@ -9,8 +10,9 @@ const POOL_BYTES = 4096;
 let hexPool = '';
 let hexOffset = POOL_BYTES * 2;
 
-/** A new id such as `evt_3f9c…` (32 hex characters after the prefix). */
+/** A new id such as `ses_3f9c…` (32 hex characters after the prefix); `evt` gives `newEventId()`. */
 export function generateId(prefix: IdPrefix): string {
+  if (prefix === 'evt') return newEventId();
   if (hexOffset + 32 > POOL_BYTES * 2) {
     // One native call turns 4 KiB of randomness into hex for the next 256 ids.
     const bytes = new Uint8Array(POOL_BYTES);
@@ -27,8 +29,38 @@ export function generateId(prefix: IdPrefix): string {
 export const newSessionId = (): string => generateId('ses');
 /** A new run id (`run_…`). */
 export const newRunId = (): string => generateId('run');
-/** A new event id (`evt_…`). */
-export const newEventId = (): string => generateId('evt');
+
+let eventIdMillis = -1;
+/** `evt_` and the 12 hex digits of `eventIdMillis`, shared by the ids of one millisecond. */
+let eventIdPrefix = '';
+const EVENT_ID_RANDOM_HEX = 20;
+/** Reused for every refill of `eventRandomHex`. */
+const eventRandomBytes = new Uint8Array(POOL_BYTES);
+let eventRandomHex = '';
+let eventRandomOffset = 0;
+
+/**
+ * A new event id: `evt_`, 12 hex digits of the current time in milliseconds, then 20 random hex
+ * digits (80 bits), like a UUIDv7. The format is the one of every id (`evt_` + 32 lowercase hex);
+ * the time prefix makes ids made one after the other sort together, so a store's id index grows at
+ * its end instead of at random places (fewer index pages touched per commit, a smaller write-ahead
+ * log in SQLite). 80 random bits per millisecond keep collisions out of reach.
+ */
+export function newEventId(): string {
+  const millis = Date.now();
+  if (millis !== eventIdMillis) {
+    eventIdMillis = millis;
+    eventIdPrefix = `evt_${millis.toString(16).padStart(12, '0').slice(-12)}`;
+  }
+  if (eventRandomOffset + EVENT_ID_RANDOM_HEX > eventRandomHex.length) {
+    globalThis.crypto.getRandomValues(eventRandomBytes);
+    eventRandomHex = Buffer.from(eventRandomBytes.buffer).toString('hex');
+    eventRandomOffset = 0;
+  }
+  const start = eventRandomOffset;
+  eventRandomOffset += EVENT_ID_RANDOM_HEX;
+  return eventIdPrefix + eventRandomHex.slice(start, eventRandomOffset);
+}
 
 let lastMillis = -1;
 let lastIso = '';

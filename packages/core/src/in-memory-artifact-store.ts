@@ -35,5 +35,9 @@ export function createInMemoryArtifactStore(): ArtifactStore {
       validateArtifactKey(key);
       blobs.delete(key);
     },
+    async has(key) {
+      validateArtifactKey(key);
+      return blobs.has(key);
+    },
   };
 }

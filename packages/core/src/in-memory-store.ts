@@ -1,5 +1,6 @@
 import { AsmError } from './errors.js';
 import { type NewEvent, type StoredEvent, toStoredEvent, validateNewEvent } from './event.js';
+import { registerOwnedAppend } from './owned-append.js';
 import type { SessionQuery } from './ports/session-query.js';
 import type { EventQuery, RunFilter, SessionFilter, SessionStore } from './ports/session-store.js';
 import {
@@ -103,10 +104,15 @@ export function createInMemoryStore(options: InMemoryStoreOptions = {}): InMemor
   const runs = new Map<string, Run>();
   /** Run ids per session id. */
   const runsBySession = new Map<string, Set<string>>();
-  /** Event log per session id: the event with sequence `n` is at index `n - 1`. Present iff the session is. */
+  /**
+   * Event log per session id, in sequence order. Present iff the session is. Until maintenance prunes
+   * it, the event with sequence `n` is at index `n - 1`.
+   */
   const logs = new Map<string, StoredEvent[]>();
+  /** The latest sequence of the sessions whose log was pruned (theirs is no longer the log length). */
+  const prunedTops = new Map<string, number>();
   /** Every stored event by id (ids are unique across sessions). */
-  const eventsById = new Map<string, StoredEvent>();
+  const eventsById = new EventIndex();
   /** Parked long-polls per session id. */
   const waiters = new Map<string, Set<Waiter>>();
   let waiterCount = 0;
@@ -167,9 +173,20 @@ export function createInMemoryStore(options: InMemoryStoreOptions = {}): InMemor
     for (const [sessionId, list] of bySession) wakeSession(sessionId, list);
   }
 
-  /** Stores a validated event whose session exists and whose id is not stored yet. */
-  function write(event: NewEvent, log: StoredEvent[]): StoredEvent {
-    const stored = toStoredEvent(event, log.length + 1);
+  /**
+   * Stores a validated event whose session exists and whose id is not stored yet. With `adopt`, the
+   * event object itself becomes the stored event (see `appendOwned`).
+   */
+  function write(event: NewEvent, log: StoredEvent[], adopt = false): StoredEvent {
+    const top = prunedTops.size === 0 ? undefined : prunedTops.get(event.sessionId);
+    const sequence = top === undefined ? log.length + 1 : top + 1;
+    if (top !== undefined) prunedTops.set(event.sessionId, sequence);
+    if (adopt) {
+      const stored = adoptAsStored(event, sequence);
+      eventsById.defer(log, log.push(stored) - 1);
+      return stored;
+    }
+    const stored = toStoredEvent(event, sequence);
     log.push(stored);
     eventsById.set(stored.id, stored);
     return stored;
@@ -254,6 +271,7 @@ export function createInMemoryStore(options: InMemoryStoreOptions = {}): InMemor
         for (const event of log) eventsById.delete(event.id);
         logs.delete(sessionId);
       }
+      prunedTops.delete(sessionId);
       const set = waiters.get(sessionId);
       if (set !== undefined) for (const waiter of [...set]) waiter.settle([]);
     },
@@ -395,7 +413,7 @@ export function createInMemoryStore(options: InMemoryStoreOptions = {}): InMemor
 
     async getLatestSequence(sessionId: string): Promise<number> {
       ensureOpen();
-      return logs.get(sessionId)?.length ?? 0;
+      return prunedTops.get(sessionId) ?? logs.get(sessionId)?.length ?? 0;
     },
 
     // SessionQuery: every read works on copies, like getSession/getRun.
@@ -461,18 +479,161 @@ export function createInMemoryStore(options: InMemoryStoreOptions = {}): InMemor
       runs.clear();
       runsBySession.clear();
       logs.clear();
+      prunedTops.clear();
       eventsById.clear();
     },
   } satisfies InMemorySessionStore;
 
+  /**
+   * The session manager's append (`OwnedAppend`): the events become the stored events (`sequence`
+   * is set on them). Only the events in `supplied` (an adapter's id, or an invalid field) are
+   * validated and looked up for duplicates; the others are valid, with ids the manager just made.
+   */
+  function appendOwned(events: NewEvent[], supplied: ReadonlySet<NewEvent> | undefined): StoredEvent[] {
+    ensureOpen();
+    const count = events.length;
+    if (count === 0) return [];
+    const sessionId = events[0]!.sessionId;
+    const log = logs.get(sessionId);
+    if (log === undefined) throw sessionNotFound(sessionId);
+    const result: StoredEvent[] = new Array(count);
+    const checked = supplied !== undefined && supplied.size > 0;
+    // Phase 1: check the supplied events; nothing is written until every event has passed.
+    if (checked) {
+      for (let index = 0; index < count; index++) {
+        const event = events[index]!;
+        if (!supplied.has(event)) continue;
+        validateNewEvent(event);
+        const existing = eventsById.get(event.id);
+        if (existing === undefined) continue;
+        if (existing.sessionId !== sessionId) throw idInOtherSession(event.id, existing.sessionId);
+        result[index] = existing;
+      }
+    }
+    // Phase 2: write. Nothing below can fail, so the batch is all or nothing.
+    const fresh: StoredEvent[] | undefined = waiterCount > 0 ? [] : undefined;
+    for (let index = 0; index < count; index++) {
+      if (result[index] !== undefined) continue;
+      const event = events[index]!;
+      // A supplied id may repeat inside the batch: the later copy is the earlier one's duplicate.
+      const earlier = checked && supplied.has(event) ? eventsById.get(event.id) : undefined;
+      if (earlier !== undefined) {
+        result[index] = earlier;
+        continue;
+      }
+      const stored = write(event, log, true);
+      result[index] = stored;
+      fresh?.push(stored);
+    }
+    if (fresh !== undefined && fresh.length > 0) wakeSession(sessionId, fresh);
+    return result;
+  }
+  registerOwnedAppend(store, appendOwned);
+
+  internalsByStore.set(store, {
+    sessions,
+    logs,
+    ensureOpen,
+    removeEvents(sessionId, ids) {
+      const log = logs.get(sessionId);
+      if (log === undefined || ids.size === 0) return 0;
+      const top = prunedTops.get(sessionId) ?? log.length;
+      const kept = log.filter((event) => !ids.has(event.id));
+      for (const event of log) if (ids.has(event.id)) eventsById.delete(event.id);
+      logs.set(sessionId, kept);
+      prunedTops.set(sessionId, top);
+      return log.length - kept.length;
+    },
+  });
   return store;
+}
+
+/** What `createInMemoryMaintenance` reaches inside an in-memory store (not part of the public API). */
+export interface InMemoryStoreInternals {
+  readonly sessions: Map<string, Session>;
+  readonly logs: Map<string, StoredEvent[]>;
+  ensureOpen(): void;
+  /** Deletes these events of a session; sequences are never reused. Returns how many were removed. */
+  removeEvents(sessionId: string, ids: ReadonlySet<string>): number;
+}
+
+const internalsByStore = new WeakMap<object, InMemoryStoreInternals>();
+
+/** The internals of a store made by `createInMemoryStore`, or `undefined` for any other object. */
+export function inMemoryStoreInternals(store: object): InMemoryStoreInternals | undefined {
+  return internalsByStore.get(store);
+}
+
+/**
+ * Stored events by id, for duplicate detection. Events the session manager appends carry ids it
+ * has just generated, which no lookup can be looking for yet, so they are indexed lazily: `defer`
+ * only notes from where a log holds unindexed events, and the first lookup or removal indexes them.
+ * A store that only the manager writes to never pays for the index.
+ */
+class EventIndex {
+  private readonly byId = new Map<string, StoredEvent>();
+  /** Logs holding events not indexed yet, each with the position of its first such event. */
+  private readonly deferred = new Map<StoredEvent[], number>();
+  /** The log `defer` saw last (already in `deferred`): the common case skips the map. */
+  private lastDeferred: StoredEvent[] | undefined;
+
+  /** Queues the event at `position` of `log`, whose id no stored event has. */
+  defer(log: StoredEvent[], position: number): void {
+    if (log === this.lastDeferred) return;
+    if (!this.deferred.has(log)) this.deferred.set(log, position);
+    this.lastDeferred = log;
+  }
+
+  get(id: string): StoredEvent | undefined {
+    if (this.deferred.size > 0) this.sync();
+    return this.byId.get(id);
+  }
+
+  set(id: string, event: StoredEvent): void {
+    this.byId.set(id, event);
+  }
+
+  delete(id: string): boolean {
+    if (this.deferred.size > 0) this.sync();
+    return this.byId.delete(id);
+  }
+
+  clear(): void {
+    this.byId.clear();
+    this.deferred.clear();
+    this.lastDeferred = undefined;
+  }
+
+  /**
+   * Indexes the queued events. Runs before any lookup or removal, so a log that maintenance or a
+   * delete is about to change is indexed while it still holds what was queued.
+   */
+  private sync(): void {
+    for (const [log, position] of this.deferred) {
+      for (let index = position; index < log.length; index++) {
+        const event = log[index]!;
+        this.byId.set(event.id, event);
+      }
+    }
+    this.deferred.clear();
+    this.lastDeferred = undefined;
+  }
+}
+
+/** Turns an event the store adopts into its stored form, in place. */
+function adoptAsStored(event: NewEvent, sequence: number): StoredEvent {
+  const stored = event as StoredEvent;
+  stored.sequence = sequence;
+  return stored;
 }
 
 /** Events of `log` that match `query`, in sequence order, at most `query.limit` of them. */
 function selectEvents(log: readonly StoredEvent[] | undefined, query: NormalizedQuery): StoredEvent[] {
   if (log === undefined) return [];
-  const start = query.after;
-  const end = Math.min(log.length, query.before - 1);
+  // A log is dense (sequence n at index n - 1) unless maintenance pruned it.
+  const dense = log.length === 0 || log[log.length - 1]!.sequence === log.length;
+  const start = dense ? query.after : firstIndexAbove(log, query.after);
+  const end = dense ? Math.min(log.length, query.before - 1) : firstIndexAbove(log, query.before - 1);
   if (start >= end) return [];
   if (!query.filtered) return log.slice(start, Math.min(end, start + query.limit));
   const result: StoredEvent[] = [];
@@ -481,6 +642,18 @@ function selectEvents(log: readonly StoredEvent[] | undefined, query: Normalized
     if (matchesFilters(event, query)) result.push(event);
   }
   return result;
+}
+
+/** The index of the first event of `log` whose sequence is above `sequence` (binary search). */
+function firstIndexAbove(log: readonly StoredEvent[], sequence: number): number {
+  let low = 0;
+  let high = log.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (log[middle]!.sequence > sequence) high = middle;
+    else low = middle + 1;
+  }
+  return low;
 }
 
 /** True when the event lies inside the query's `after` / `before` window. */
@@ -537,7 +710,53 @@ function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Returned by `clonePlain` for a value it leaves to `structuredClone`. */
+const NOT_PLAIN: unique symbol = Symbol('not plain');
+
+/**
+ * A deep copy of JSON-like data (plain objects, dense arrays, primitives) several times faster than
+ * `structuredClone`, which sessions and runs are copied with on every save and read. Anything else
+ * (a Date, a Map, a class instance, a shared or cyclic reference, a function) gives `NOT_PLAIN`, and
+ * the caller falls back to `structuredClone`, so the result is always what `structuredClone` gives.
+ */
+function clonePlain(value: unknown, seen: Set<object>, depth: number): unknown {
+  if (typeof value !== 'object' || value === null) {
+    return typeof value === 'function' || typeof value === 'symbol' ? NOT_PLAIN : value;
+  }
+  if (depth > 64 || seen.has(value)) return NOT_PLAIN;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return NOT_PLAIN;
+    const copy: unknown[] = new Array(value.length);
+    for (let index = 0; index < value.length; index++) {
+      if (!(index in value)) return NOT_PLAIN;
+      const item = clonePlain(value[index], seen, depth + 1);
+      if (item === NOT_PLAIN) return NOT_PLAIN;
+      copy[index] = item;
+    }
+    return Object.keys(value).length === value.length ? copy : NOT_PLAIN;
+  }
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return NOT_PLAIN;
+  const record = value as Record<string, unknown>;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(record)) {
+    if (key === '__proto__') return NOT_PLAIN;
+    const item = clonePlain(record[key], seen, depth + 1);
+    if (item === NOT_PLAIN) return NOT_PLAIN;
+    copy[key] = item;
+  }
+  return copy;
+}
+
 function cloneRecord<T>(record: T, what: 'session' | 'run'): T {
+  let copy: unknown;
+  try {
+    copy = clonePlain(record, new Set(), 0);
+  } catch {
+    copy = NOT_PLAIN; // a throwing getter: structuredClone reports it below
+  }
+  if (copy !== NOT_PLAIN) return copy as T;
   try {
     return structuredClone(record);
   } catch (error) {

@@ -1,6 +1,25 @@
 // Errors
 
 export type {
+  ArtifactRegistryBinding,
+  CheckedArtifactListFilter,
+  MaintenanceArtifacts,
+  RegisteredArtifactStore,
+  RegisteredPutOptions,
+} from './artifact-registry.js';
+// Artifact registry
+export {
+  artifactListCursor,
+  artifactPageOf,
+  blobExists,
+  checkArtifactListFilter,
+  checkArtifactRegistration,
+  createInMemoryArtifactRegistry,
+  sha256Hex,
+  sweepOrphanedArtifacts,
+  withArtifactRegistry,
+} from './artifact-registry.js';
+export type {
   Capability,
   CapabilityRequirements,
   CapabilityResolver,
@@ -33,6 +52,12 @@ export {
 } from './capabilities.js';
 export type { ProcessResult, RunProcessOptions } from './child-process.js';
 export { runProcess } from './child-process.js';
+export type {
+  CompositeArtifactOperation,
+  CompositeArtifactRoute,
+  CompositeArtifactStoreOptions,
+} from './composite-artifact-store.js';
+export { createCompositeArtifactStore } from './composite-artifact-store.js';
 export type { AsmConfig, ConfigKey } from './config.js';
 // Configuration
 export { configure, DEFAULT_CONFIG, getConfig, resetConfig, resolveConfig, withConfig } from './config.js';
@@ -115,18 +140,31 @@ export { generateId, isIsoTimestamp, newEventId, newRunId, newSessionId, nowIso 
 export { createInMemoryArtifactStore, validateArtifactKey } from './in-memory-artifact-store.js';
 export type { ConcurrencyLimiterOptions } from './in-memory-concurrency-limiter.js';
 export { createConcurrencyLimiter } from './in-memory-concurrency-limiter.js';
+export { createInMemoryControlBus } from './in-memory-control-bus.js';
 export type { InMemoryEventBus } from './in-memory-event-bus.js';
 export { createInMemoryEventBus } from './in-memory-event-bus.js';
+export { createInMemoryMaintenance } from './in-memory-maintenance.js';
 // Router state
 export type { InMemoryRouterStateOptions } from './in-memory-router-state.js';
 export { createInMemoryRouterState } from './in-memory-router-state.js';
+export type { InMemorySessionLeaseOptions } from './in-memory-session-lease.js';
+export { createInMemorySessionLease } from './in-memory-session-lease.js';
 export type { InMemorySessionStore, InMemoryStoreOptions } from './in-memory-store.js';
 // In-memory store
 export { createInMemoryStore } from './in-memory-store.js';
 export type { OpenTelemetryOptions, OtelSpanLike, OtelTracerLike } from './opentelemetry.js';
 export { instrumentOpenTelemetry } from './opentelemetry.js';
+export type {
+  ArtifactListFilter,
+  ArtifactRecord,
+  ArtifactRegistration,
+  ArtifactRegistry,
+  ArtifactStats,
+} from './ports/artifact-registry.js';
 export type { ArtifactStore } from './ports/artifact-store.js';
 export type { ConcurrencyLimiter, ConcurrencyStatus } from './ports/concurrency-limiter.js';
+export type { ControlBus, ControlMessage } from './ports/control-bus.js';
+export { validateControlMessage } from './ports/control-bus.js';
 export type { EventBus, EventBusFilter, EventSubscription } from './ports/event-bus.js';
 export type {
   AdapterEvent,
@@ -149,6 +187,8 @@ export type {
   RouterStateStore,
   StickyBinding,
 } from './ports/router-state.js';
+export type { LeaseGrant, SessionLease } from './ports/session-lease.js';
+export { MAX_LEASE_TTL_MS, validateLeaseRequest } from './ports/session-lease.js';
 export type {
   CostSummary,
   EventOrder,
@@ -194,11 +234,13 @@ export type { RedactionOptions, RedactionPattern, RedactionResult, Redactor } fr
 export { createRedactor, DEFAULT_REDACTION_PATTERNS, UNSCANNED_EVENT_TYPES } from './redaction.js';
 export type {
   MaintenanceReport,
+  MaintenanceSteps,
   ResolvedRetentionPolicy,
   RetentionPolicy,
   StoreMaintenance,
+  StoreMaintenanceOptions,
 } from './retention.js';
-export { resolveRetentionPolicy } from './retention.js';
+export { resolveRetentionPolicy, runMaintenanceSteps } from './retention.js';
 export type { InputMessage, NewRunAttributes, Run, RunError, RunInput, RunOutput, RunStatus } from './run.js';
 export {
   canTransitionRun,

@@ -21,7 +21,7 @@ import { isSessionStatus, type Session } from './session.js';
 import { addTokenUsage, emptyTokenUsage } from './token-usage.js';
 
 /** The resources a cursor can belong to. */
-export type CursorResource = 'sessions' | 'runs' | 'events';
+export type CursorResource = 'sessions' | 'runs' | 'events' | 'artifacts';
 
 /** A position in an ordered result: the sort values of the last item, then its id. */
 export type CursorKey = (string | number)[];

@@ -5,6 +5,12 @@ import type { EventType } from './event.js';
 export interface RedactionPattern {
   category: string;
   pattern: RegExp;
+  /**
+   * The length of the shortest text the pattern can match, when known. Strings shorter than the
+   * `minLength` of every pattern in use are not scanned at all (short streamed deltas are the common
+   * case). Leave it out when unsure: a pattern without it makes every string be scanned.
+   */
+  minLength?: number;
 }
 
 /** How secrets are redacted before events are persisted or published. */
@@ -40,40 +46,48 @@ export interface RedactionResult<T> {
 /**
  * The 22 default patterns: provider API keys (Anthropic, OpenAI, Google, AWS, GitHub, GitLab),
  * bearer tokens, JWTs, private keys, connection strings with credentials, and `key = value`
- * assignments of passwords, secrets and tokens. Applied in this order.
+ * assignments of passwords, secrets and tokens. Applied in this order. The shortest of them
+ * (`pwd=x`) is 5 characters long, so shorter strings are not scanned.
  */
 export const DEFAULT_REDACTION_PATTERNS: readonly RedactionPattern[] = Object.freeze([
-  { category: 'aws_access_key', pattern: /AKIA[0-9A-Z]{16}/g },
-  { category: 'aws_secret_key', pattern: /aws[_-]?secret[_-]?access[_-]?key\s*[:=]\s*\S+/gi },
-  { category: 'gcp_api_key', pattern: /AIza[0-9A-Za-z_-]{35}/g },
-  { category: 'anthropic_key', pattern: /sk-ant-[A-Za-z0-9_-]{20,}/g },
-  { category: 'openai_key', pattern: /sk-proj-[A-Za-z0-9_-]{20,}/g },
-  { category: 'openai_legacy_key', pattern: /sk-[A-Za-z0-9]{40,}/g },
-  { category: 'github_pat', pattern: /ghp_[A-Za-z0-9]{36}/g },
-  { category: 'github_oauth', pattern: /gho_[A-Za-z0-9]{36}/g },
-  { category: 'github_app', pattern: /ghs_[A-Za-z0-9]{36}/g },
-  { category: 'github_refresh', pattern: /ghr_[A-Za-z0-9]{36}/g },
-  { category: 'github_fine_pat', pattern: /github_pat_[A-Za-z0-9_]{22,}/g },
-  { category: 'gitlab_token', pattern: /glpat-[A-Za-z0-9_-]{20,}/g },
-  { category: 'jwt_token', pattern: /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g },
-  { category: 'bearer_token', pattern: /bearer\s+[A-Za-z0-9._~+/=-]{20,}/gi },
-  { category: 'password', pattern: /(?:password|passwd|pwd)\s*[:=]\s*\S+/gi },
-  { category: 'api_key_generic', pattern: /(?:api[_-]?key|apikey)\s*[:=]\s*\S+/gi },
-  { category: 'secret_key', pattern: /(?:secret[_-]?key|secretkey)\s*[:=]\s*\S+/gi },
-  { category: 'access_token', pattern: /(?:access[_-]?token|accesstoken)\s*[:=]\s*\S+/gi },
-  { category: 'auth_token', pattern: /(?:auth[_-]?token|authtoken)\s*[:=]\s*\S+/gi },
+  { category: 'aws_access_key', pattern: /AKIA[0-9A-Z]{16}/g, minLength: 20 },
+  { category: 'aws_secret_key', pattern: /aws[_-]?secret[_-]?access[_-]?key\s*[:=]\s*\S+/gi, minLength: 20 },
+  { category: 'gcp_api_key', pattern: /AIza[0-9A-Za-z_-]{35}/g, minLength: 39 },
+  { category: 'anthropic_key', pattern: /sk-ant-[A-Za-z0-9_-]{20,}/g, minLength: 27 },
+  { category: 'openai_key', pattern: /sk-proj-[A-Za-z0-9_-]{20,}/g, minLength: 28 },
+  { category: 'openai_legacy_key', pattern: /sk-[A-Za-z0-9]{40,}/g, minLength: 43 },
+  { category: 'github_pat', pattern: /ghp_[A-Za-z0-9]{36}/g, minLength: 40 },
+  { category: 'github_oauth', pattern: /gho_[A-Za-z0-9]{36}/g, minLength: 40 },
+  { category: 'github_app', pattern: /ghs_[A-Za-z0-9]{36}/g, minLength: 40 },
+  { category: 'github_refresh', pattern: /ghr_[A-Za-z0-9]{36}/g, minLength: 40 },
+  { category: 'github_fine_pat', pattern: /github_pat_[A-Za-z0-9_]{22,}/g, minLength: 33 },
+  { category: 'gitlab_token', pattern: /glpat-[A-Za-z0-9_-]{20,}/g, minLength: 26 },
+  {
+    category: 'jwt_token',
+    pattern: /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g,
+    minLength: 35,
+  },
+  { category: 'bearer_token', pattern: /bearer\s+[A-Za-z0-9._~+/=-]{20,}/gi, minLength: 27 },
+  { category: 'password', pattern: /(?:password|passwd|pwd)\s*[:=]\s*\S+/gi, minLength: 5 },
+  { category: 'api_key_generic', pattern: /(?:api[_-]?key|apikey)\s*[:=]\s*\S+/gi, minLength: 8 },
+  { category: 'secret_key', pattern: /(?:secret[_-]?key|secretkey)\s*[:=]\s*\S+/gi, minLength: 11 },
+  { category: 'access_token', pattern: /(?:access[_-]?token|accesstoken)\s*[:=]\s*\S+/gi, minLength: 13 },
+  { category: 'auth_token', pattern: /(?:auth[_-]?token|authtoken)\s*[:=]\s*\S+/gi, minLength: 11 },
   {
     category: 'connection_string',
     pattern: /(?:postgres|postgresql|mysql|redis|mongodb|amqp|mssql):\/\/\S+/gi,
+    minLength: 8,
   },
   {
     category: 'private_key',
     pattern:
       /-----BEGIN (?:RSA |EC |DSA |OPENSSH )?PRIVATE KEY-----[\s\S]*?(?:-----END (?:RSA |EC |DSA |OPENSSH )?PRIVATE KEY-----|$)/g,
+    minLength: 27,
   },
   {
     category: 'env_secret',
     pattern: /(?:DATABASE_URL|REDIS_URL|SECRET_KEY_BASE|ENCRYPTION_KEY|PRIVATE_KEY)\s*=\s*\S+/gi,
+    minLength: 11,
   },
 ]);
 
@@ -118,12 +132,39 @@ export interface Redactor {
   redactString(text: string): RedactionResult<string>;
   /** Redacts every string in a value, to `maxDepth`; containers are copied only where something changed. */
   redactValue<T>(value: T): RedactionResult<T>;
+  /**
+   * Redacts an event's data according to its type; returns the same object, not copied, when
+   * nothing matched (so `result !== data` tells that something was replaced).
+   */
+  redactEventData(type: EventType, data: Record<string, unknown>): Record<string, unknown>;
+  /** Redacts event metadata when `scanMetadata` is on; the same object when nothing was replaced. */
+  redactEventMetadata(metadata: Record<string, unknown>): Record<string, unknown>;
   /** Redacts an event's data (and metadata when configured) according to its type. */
   redactEventParts(
     type: EventType,
     data: Record<string, unknown>,
     metadata: Record<string, unknown>,
   ): { data: Record<string, unknown>; metadata: Record<string, unknown>; count: number };
+}
+
+/** Combined screens by source: a manager per request must not recompile the same large pattern. */
+const screens = new Map<string, RegExp>();
+const MAX_CACHED_SCREENS = 32;
+
+/**
+ * One case-insensitive expression matching wherever any of the sources may match (a superset: it
+ * only decides whether the exact patterns run). It has no `g` flag, so `test` keeps no state and one
+ * instance serves every redactor built from the same patterns.
+ */
+function screenFor(sources: string[]): RegExp {
+  const source = sources.map((text) => `(?:${text})`).join('|');
+  let screen = screens.get(source);
+  if (screen === undefined) {
+    if (screens.size >= MAX_CACHED_SCREENS) screens.clear();
+    screen = new RegExp(source, 'i');
+    screens.set(source, screen);
+  }
+  return screen;
 }
 
 /**
@@ -148,10 +189,19 @@ export function createRedactor(options: RedactionOptions = {}): Redactor {
       ? entry.pattern
       : new RegExp(entry.pattern.source, `${entry.pattern.flags}g`),
   }));
-  const screen =
-    global.length === 0
-      ? undefined
-      : new RegExp(global.map((entry) => `(?:${entry.pattern.source})`).join('|'), 'i');
+  const screen = global.length === 0 ? undefined : screenFor(global.map((entry) => entry.pattern.source));
+  /** No pattern can match a string shorter than this. */
+  const minLength = patterns.reduce(
+    (shortest, entry) =>
+      Math.min(
+        shortest,
+        typeof entry.minLength === 'number' && entry.minLength > 0 ? Math.floor(entry.minLength) : 0,
+      ),
+    Number.POSITIVE_INFINITY,
+  );
+  /** True when `text` may hold a secret: long enough for some pattern, and the combined screen matches. */
+  const suspicious = (text: string): boolean =>
+    screen !== undefined && text.length >= minLength && screen.test(text);
   const replacement = options.replacement ?? '[REDACTED]';
   const replacementFor = (category: string) =>
     replacement === 'categorized' ? `[REDACTED:${category}]` : replacement;
@@ -175,7 +225,7 @@ export function createRedactor(options: RedactionOptions = {}): Redactor {
   };
 
   const redactString = (text: string): RedactionResult<string> => {
-    if (!enabled || screen === undefined || !screen.test(text)) return { value: text, count: 0 };
+    if (!enabled || !suspicious(text)) return { value: text, count: 0 };
     matches = 0;
     const value = replaceSecrets(text);
     return { value, count: matches };
@@ -184,7 +234,7 @@ export function createRedactor(options: RedactionOptions = {}): Redactor {
   /** The value with secrets replaced; the same value (no copy, no allocation) when nothing matched. */
   const walk = (value: unknown, depth: number): unknown => {
     if (typeof value === 'string') {
-      return screen === undefined || !screen.test(value) ? value : replaceSecrets(value);
+      return suspicious(value) ? replaceSecrets(value) : value;
     }
     if (depth >= maxDepth || typeof value !== 'object' || value === null) return value;
     if (Array.isArray(value)) {
@@ -219,28 +269,37 @@ export function createRedactor(options: RedactionOptions = {}): Redactor {
     return { value: redacted, count: matches };
   };
 
+  /** `data` with secrets replaced (counted in `matches`); the same object when nothing matched. */
+  const redactData = (type: EventType, data: Record<string, unknown>): Record<string, unknown> => {
+    if (!enabled || UNSCANNED_EVENT_TYPES.has(type)) return data;
+    if (deepScan) return walk(data, 0) as Record<string, unknown>;
+    let nextData = data;
+    for (const field of TARGETED_FIELDS[type] ?? []) {
+      if (!(field in data)) continue;
+      const next = walk(data[field], 1);
+      if (next !== data[field]) {
+        if (nextData === data) nextData = { ...data };
+        nextData[field] = next;
+      }
+    }
+    return nextData;
+  };
+  const scanMetadata = enabled && options.scanMetadata === true;
+
   return {
     enabled,
     unredactedOnEvent: options.unredactedOnEvent === true,
     redactString,
     redactValue,
+    redactEventData: redactData,
+    redactEventMetadata(metadata) {
+      return scanMetadata ? (walk(metadata, 0) as Record<string, unknown>) : metadata;
+    },
     redactEventParts(type, data, metadata) {
       if (!enabled || UNSCANNED_EVENT_TYPES.has(type)) return { data, metadata, count: 0 };
       matches = 0;
-      let nextData = data;
-      if (deepScan) {
-        nextData = walk(data, 0) as Record<string, unknown>;
-      } else {
-        for (const field of TARGETED_FIELDS[type] ?? []) {
-          if (!(field in data)) continue;
-          const next = walk(data[field], 1);
-          if (next !== data[field]) {
-            if (nextData === data) nextData = { ...data };
-            nextData[field] = next;
-          }
-        }
-      }
-      const nextMetadata = options.scanMetadata ? (walk(metadata, 0) as Record<string, unknown>) : metadata;
+      const nextData = redactData(type, data);
+      const nextMetadata = scanMetadata ? (walk(metadata, 0) as Record<string, unknown>) : metadata;
       return { data: nextData, metadata: nextMetadata, count: matches };
     },
   };

@@ -1,3 +1,4 @@
+import type { MaintenanceArtifacts } from './artifact-registry.js';
 import { getConfig } from './config.js';
 import { AsmError } from './errors.js';
 import { type EventType, isEventType } from './event.js';
@@ -28,27 +29,88 @@ export interface MaintenanceReport {
   sessionsSoftDeleted: number;
   sessionsHardDeleted: number;
   eventsPruned: number;
+  /** Artifact registry rows removed: those of deleted sessions (with their blobs) and those whose blob is gone. */
+  artifactsCleaned: number;
   orphanedSequencesCleaned: number;
   durationMs: number;
+  /** One `"<step>: <message>"` per failed step, in step order. */
   errors: string[];
+}
+
+/** Options every maintenance factory (`createSqliteMaintenance`, `createRedisMaintenance`, …) takes. */
+export interface StoreMaintenanceOptions {
+  /** The clock (for tests). Default `() => new Date()`. */
+  now?: () => Date;
+  /** The artifact registry (and blob store) whose orphans maintenance removes. */
+  artifacts?: MaintenanceArtifacts;
 }
 
 /**
  * Retention and health operations of one store (spec 2.5 and 11.5). Nothing runs on its own: call
- * `execute` from your scheduler. `execute` never throws for a failing step; the single-step
- * methods throw `maintenance_error`.
+ * `runMaintenance` from your scheduler. It never throws for a failing step (the step counts 0 and
+ * its message goes to `report.errors`); an invalid policy is `validation_error` and a closed store
+ * `storage_connection_failed`. The single-step methods throw `maintenance_error`. Proved by
+ * `testStoreMaintenance` from `@asm/testing`.
  */
 export interface StoreMaintenance {
-  /** Validates the policy, then soft-deletes, hard-deletes, prunes and cleans orphans. */
-  execute(policy?: RetentionPolicy): Promise<MaintenanceReport>;
+  /**
+   * Validates the policy, then runs every step in order: soft delete, hard delete, prune, orphaned
+   * artifacts, orphaned sequence counters.
+   */
+  runMaintenance(policy?: RetentionPolicy): Promise<MaintenanceReport>;
   /** Sets `deletedAt` on expired sessions; returns how many. */
   softDeleteExpiredSessions(policy?: RetentionPolicy): Promise<number>;
   /** Deletes sessions soft-deleted longer ago than `hardDeleteAfterDays`, with their runs and events. */
   hardDeleteExpiredSessions(policy?: RetentionPolicy): Promise<number>;
   /** Prunes one session's log down to `maxEventsPerSession`; returns how many events were deleted. */
   pruneSessionEvents(sessionId: string, policy?: RetentionPolicy): Promise<number>;
+  /**
+   * Removes artifacts of sessions that no longer exist (blob and registry row) and registry rows
+   * whose blob is gone; returns how many rows. 0 when no registry is configured.
+   */
+  cleanOrphanedArtifacts(policy?: RetentionPolicy): Promise<number>;
   /** Problems found, as sentences; empty when healthy. */
   healthCheck(): Promise<string[]>;
+}
+
+/** The steps of one maintenance pass, as `runMaintenanceSteps` runs them. */
+export interface MaintenanceSteps {
+  softDeleteExpiredSessions(): number | Promise<number>;
+  hardDeleteExpiredSessions(): number | Promise<number>;
+  pruneSessionEvents(): number | Promise<number>;
+  cleanOrphanedArtifacts(): number | Promise<number>;
+  cleanOrphanedSequences(): number | Promise<number>;
+}
+
+/**
+ * Runs the steps of a maintenance pass in order and builds the report: a step that throws counts 0
+ * and leaves `"<step>: <message>"` in `errors`; the next steps still run. Never rejects.
+ */
+export async function runMaintenanceSteps(steps: MaintenanceSteps): Promise<MaintenanceReport> {
+  const started = performance.now();
+  const errors: string[] = [];
+  const step = async (name: keyof MaintenanceSteps): Promise<number> => {
+    try {
+      return await steps[name]();
+    } catch (error) {
+      errors.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+      return 0;
+    }
+  };
+  const sessionsSoftDeleted = await step('softDeleteExpiredSessions');
+  const sessionsHardDeleted = await step('hardDeleteExpiredSessions');
+  const eventsPruned = await step('pruneSessionEvents');
+  const artifactsCleaned = await step('cleanOrphanedArtifacts');
+  const orphanedSequencesCleaned = await step('cleanOrphanedSequences');
+  return {
+    sessionsSoftDeleted,
+    sessionsHardDeleted,
+    eventsPruned,
+    artifactsCleaned,
+    orphanedSequencesCleaned,
+    durationMs: Math.round(performance.now() - started),
+    errors,
+  };
 }
 
 /** A policy with every field filled in. */

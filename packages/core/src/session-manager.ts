@@ -12,11 +12,14 @@ import {
   type NewEvent,
   type StoredEvent,
   type TerminalRunEventType,
+  toStoredEvent,
+  validateNewEvent,
 } from './event.js';
 import { EventWriter } from './event-writer.js';
 import type { ExtensionToolDecision, RunExtension, RunExtensionContext } from './extensions.js';
 import { type FollowEventsOptions, followSessionEvents } from './follow-events.js';
 import { newEventId, nowIso } from './ids.js';
+import { ownedAppendOf } from './owned-append.js';
 import type { EventBus } from './ports/event-bus.js';
 import {
   type AdapterEvent,
@@ -562,6 +565,8 @@ export class SessionManager {
     let sawRunStarted = false;
     let heldTerminal: AdapterEvent | undefined;
     let harvestedModel: string | undefined;
+    // The provider that reported `harvestedModel`: after a failover the failed attempt's model is not the run's.
+    let harvestedModelFrom: string | undefined;
     let harvestedProviderSessionId: string | undefined;
     let harvestedFrom: string | undefined;
     let concreteProvider = this.provider.name;
@@ -575,59 +580,101 @@ export class SessionManager {
       emit: (event) => enqueue(event, MANAGER_PROVIDER, false),
     };
 
+    const onEvent = options.onEvent;
+    const onEventExtensions = extensions.filter((extension) => extension.onEvent !== undefined);
+    const onStored = (events: StoredEvent[]): void => {
+      this.publish(events);
+      if (onEventExtensions.length === 0 && onEvent === undefined) {
+        for (let index = 0; index < events.length; index++) storedEvents.push(events[index]!);
+        return;
+      }
+      for (const event of events) {
+        storedEvents.push(event);
+        for (const extension of onEventExtensions) {
+          try {
+            extension.onEvent!(event, extensionContext);
+          } catch (error) {
+            abort(AsmError.from(error, 'internal_error', `Extension ${extension.name} failed in onEvent`));
+          }
+        }
+        if (onEvent) {
+          try {
+            const original = unredacted?.get(event.id);
+            if (original !== undefined) unredacted?.delete(event.id);
+            onEvent(original === undefined ? event : ({ ...event, ...original } as StoredEvent));
+          } catch {
+            // A throwing listener must not break persistence or the run.
+          }
+        }
+      }
+    };
+    // Stores that append in memory take the events the manager built as they are (no copy, no
+    // re-validation, no promise per batch); `supplied` lists the events carrying an adapter's id (or
+    // an invalid adapter field), which such a store still validates and looks up.
+    const ownedAppend = ownedAppendOf(this.store);
+    let supplied: Set<NewEvent> | undefined;
     const writer = new EventWriter(
       this.store,
       config.eventWriteBatchSize,
-      (events) => {
-        this.publish(events);
-        for (const event of events) {
-          storedEvents.push(event);
-          for (const extension of extensions) {
-            if (!extension.onEvent) continue;
-            try {
-              extension.onEvent(event, extensionContext);
-            } catch (error) {
-              abort(AsmError.from(error, 'internal_error', `Extension ${extension.name} failed in onEvent`));
-            }
-          }
-          if (options.onEvent) {
-            try {
-              const original = unredacted?.get(event.id);
-              if (original !== undefined) unredacted?.delete(event.id);
-              options.onEvent(original === undefined ? event : ({ ...event, ...original } as StoredEvent));
-            } catch {
-              // A throwing listener must not break persistence or the run.
-            }
-          }
-        }
-      },
+      onStored,
       (error) => abort(error),
       config.eventWriteLingerMs,
+      ownedAppend === undefined ? undefined : (events) => ownedAppend(events, supplied),
     );
 
     const unredacted =
       this.redactor.enabled && this.redactor.unredactedOnEvent && options.onEvent
         ? new Map<string, { data: Record<string, unknown>; metadata: Record<string, unknown> }>()
         : undefined;
+    const redactor = this.redactor;
+    const sessionId = session.id;
     const toNewEvent = (event: AdapterEvent, provider: string): NewEvent => {
-      const id = event.id ?? newEventId();
       const data = (event.data ?? {}) as Record<string, unknown>;
       const metadata = event.metadata ?? {};
-      const redacted = this.redactor.redactEventParts(event.type, data, metadata);
-      if (redacted.count > 0) unredacted?.set(id, { data, metadata });
-      const stored = {
-        id,
-        type: event.type,
-        timestamp: event.timestamp ?? nowIso(),
-        sessionId: session.id,
-        runId,
-        data: redacted.data,
-        metadata: redacted.metadata,
-        schemaVersion: EVENT_SCHEMA_VERSION,
-        provider: event.provider ?? provider,
-      } as NewEvent;
-      if (correlationId !== undefined) stored.correlationId = correlationId;
-      return stored;
+      const redactedData = redactor.redactEventData(event.type, data);
+      const redactedMetadata = redactor.redactEventMetadata(metadata);
+      let built: NewEvent;
+      if (ownedAppend === undefined) {
+        built = {
+          id: event.id ?? newEventId(),
+          type: event.type,
+          timestamp: event.timestamp ?? nowIso(),
+          sessionId,
+          runId,
+          data: redactedData,
+          metadata: redactedMetadata,
+          schemaVersion: EVENT_SCHEMA_VERSION,
+          provider: event.provider ?? provider,
+        } as NewEvent;
+      } else {
+        // Built in the field order of a stored event, with its `sequence` slot: the store adopts it.
+        built = {
+          id: event.id ?? newEventId(),
+          type: event.type,
+          timestamp: event.timestamp ?? nowIso(),
+          sessionId,
+          data: redactedData,
+          metadata: redactedMetadata,
+          schemaVersion: EVENT_SCHEMA_VERSION,
+          sequence: 0,
+          runId,
+          provider: event.provider ?? provider,
+        } as StoredEvent;
+        // An adapter's id may already be stored: the store looks it up. An adapter's timestamp or
+        // metadata is checked here, and left to the store (which fails the batch) only when invalid.
+        if (
+          event.id !== undefined ||
+          ((event.timestamp !== undefined || event.metadata !== undefined) && !isValidEvent(built))
+        ) {
+          supplied ??= new Set();
+          supplied.add(built);
+        }
+      }
+      if (correlationId !== undefined) built.correlationId = correlationId;
+      if (unredacted !== undefined && (redactedData !== data || redactedMetadata !== metadata)) {
+        unredacted.set(built.id, { data, metadata });
+      }
+      return built;
     };
 
     const enqueue = (raw: AdapterEvent, defaultProvider: string, fromAdapter = true): void => {
@@ -648,9 +695,13 @@ export class SessionManager {
       }
       // Behind a router every event names the provider that produced it; the last one serves the run.
       if (fromAdapter && event.provider) concreteProvider = event.provider;
-      if (event.type === 'run_started') {
+      if (event.type === 'run_started' || event.type === 'error_recovered') {
+        // A router turns a later attempt's run_started into error_recovered; both name the model.
         const data = event.data as EventData<'run_started'> | undefined;
-        if (typeof data?.model === 'string') harvestedModel = data.model;
+        if (typeof data?.model === 'string') {
+          harvestedModel = data.model;
+          harvestedModelFrom = concreteProvider;
+        }
         if (typeof data?.providerSessionId === 'string') {
           harvestedProviderSessionId = data.providerSessionId;
           harvestedFrom = concreteProvider;
@@ -752,7 +803,7 @@ export class SessionManager {
     const durationMs = Math.round(performance.now() - startedAt);
     if (result?.provider) concreteProvider = result.provider;
     const tokenUsage = result ? normalizeTokenUsage(result.tokenUsage) : (lastUsage ?? emptyTokenUsage());
-    const model = result?.model ?? harvestedModel;
+    const model = result?.model ?? (harvestedModelFrom === concreteProvider ? harvestedModel : undefined);
     // A session id seen on an earlier attempt's run_started belongs to that attempt's provider.
     const providerSessionId =
       result?.providerSessionId ??
@@ -1044,7 +1095,12 @@ export class SessionManager {
       ...(runId === undefined ? {} : { runId }),
       ...(correlationId === undefined ? {} : { correlationId }),
     });
-    const stored = await this.storeCall('appendEvent', () => this.store.appendEvent(event as NewEvent));
+    const ownedAppend = ownedAppendOf(this.store);
+    const stored = await this.storeCall('appendEvent', async () =>
+      ownedAppend === undefined
+        ? this.store.appendEvent(event as NewEvent)
+        : ownedAppend([toStoredEvent(event as NewEvent, 0)], undefined)[0]!,
+    );
     this.publish([stored]);
     return stored;
   }
@@ -1158,6 +1214,16 @@ export function inputMessages(input: RunInput): InputMessage[] {
   if (typeof record.prompt === 'string' && record.prompt !== '')
     return [{ role: 'user', content: record.prompt }];
   return [];
+}
+
+/** True when `validateNewEvent` accepts the event. */
+function isValidEvent(event: NewEvent): boolean {
+  try {
+    validateNewEvent(event);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Cheap upper-bound-ish estimate of the JSON size of event data, without serializing small values. */

@@ -489,9 +489,9 @@ describe('sessionFromJSON / runFromJSON', () => {
 });
 
 describe('events', () => {
-  it('there are 28 event types in 9 groups', () => {
-    expect(EVENT_TYPES).toHaveLength(28);
-    expect(new Set(EVENT_TYPES).size).toBe(28);
+  it('there are 29 event types in 10 groups', () => {
+    expect(EVENT_TYPES).toHaveLength(29);
+    expect(new Set(EVENT_TYPES).size).toBe(29);
     expect(
       Object.fromEntries(Object.entries(EVENT_TYPES_BY_GROUP).map(([group, types]) => [group, [...types]])),
     ).toEqual({
@@ -512,6 +512,7 @@ describe('events', () => {
       workspace: ['workspace_snapshot_taken', 'workspace_diff_computed'],
       policy: ['policy_violation'],
       approval: ['tool_approval_requested', 'tool_approval_granted', 'tool_approval_denied'],
+      control: ['control_operation'],
     });
     expect([...EVENT_TYPES].sort()).toEqual(Object.values(EVENT_TYPES_BY_GROUP).flat().sort());
     for (const type of EVENT_TYPES) expect(isEventType(type)).toBe(true);

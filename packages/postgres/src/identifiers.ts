@@ -48,6 +48,7 @@ export interface QualifiedNames {
   runs: string;
   events: string;
   sessionSequences: string;
+  artifacts: string;
   migrations: string;
 }
 
@@ -60,6 +61,7 @@ export function qualifiedNames(schema: string): QualifiedNames {
     runs: `${quoted}.${quoteIdentifier(TABLE_NAMES.runs)}`,
     events: `${quoted}.${quoteIdentifier(TABLE_NAMES.events)}`,
     sessionSequences: `${quoted}.${quoteIdentifier(TABLE_NAMES.sessionSequences)}`,
+    artifacts: `${quoted}.${quoteIdentifier(TABLE_NAMES.artifacts)}`,
     migrations: `${quoted}.${quoteIdentifier(TABLE_NAMES.migrations)}`,
   };
 }

@@ -1,3 +1,5 @@
+export type { PostgresArtifactRegistry } from './artifact-registry.js';
+export { createPostgresArtifactRegistry } from './artifact-registry.js';
 export type {
   MaintenanceReport,
   PostgresMaintenance,
@@ -17,3 +19,9 @@ export type {
 export { createPostgresStore } from './postgres-store.js';
 export type { PostgresTables } from './schema.js';
 export { createTables, DEFAULT_SCHEMA, TABLE_NAMES } from './schema.js';
+export type {
+  PostgresSessionLease,
+  PostgresSessionLeaseCommonOptions,
+  PostgresSessionLeaseOptions,
+} from './session-lease.js';
+export { createPostgresSessionLease, LEASE_TABLE, LEASE_TOKEN_SEQUENCE } from './session-lease.js';

@@ -1,29 +1,34 @@
 /**
  * Retention and maintenance for a PostgreSQL store (spec 2.5 and 11.5): soft delete of expired
  * sessions, hard delete after a grace period, pruning of long event logs (streamed deltas first,
- * protected types never), cleanup of orphaned sequence counters, and a health check. Nothing runs on
- * its own: call `execute` from your scheduler (one instance at a time is enough; concurrent runs are
- * safe, they only repeat work).
+ * protected types never), cleanup of orphaned artifacts and sequence counters, and a health check.
+ * Nothing runs on its own: call `runMaintenance` from your scheduler (one instance at a time is
+ * enough; concurrent runs are safe, they only repeat work).
  *
  * The policy, its defaults and the report are those of `@asm/sqlite`'s `createSqliteMaintenance`.
  */
 import {
   AsmError,
+  type MaintenanceArtifacts,
   type MaintenanceReport,
   type ResolvedRetentionPolicy,
   type RetentionPolicy,
   resolveRetentionPolicy,
+  runMaintenanceSteps,
   type StoreMaintenance,
+  type StoreMaintenanceOptions,
+  sweepOrphanedArtifacts,
 } from '@asm/core';
 import type pg from 'pg';
+import { createPostgresArtifactRegistry } from './artifact-registry.js';
 import { isTransient, toStorageError } from './errors.js';
 import { type PostgresSessionStore, storeInternals } from './postgres-store.js';
 
-/** Options of `createPostgresMaintenance`. */
-export interface PostgresMaintenanceOptions {
-  /** The clock (for tests). Default `() => new Date()`. */
-  now?: () => Date;
-}
+/**
+ * Options of `createPostgresMaintenance`: the clock, and the artifact registry (with the blob store)
+ * to clean. Without `artifacts`, the store's own registry table is cleaned, rows only.
+ */
+export interface PostgresMaintenanceOptions extends StoreMaintenanceOptions {}
 
 /** Retention and health operations on one Postgres store (core's `StoreMaintenance`). */
 export type PostgresMaintenance = StoreMaintenance;
@@ -37,8 +42,10 @@ const DAY_MS = 86_400_000;
  *   transaction, counters first (their row locks wait for appends in flight, as `deleteSession`).
  * - Pruning locks the session's counter row while it deletes, and never deletes the counter, so
  *   sequence numbers are not reused and `getEvents` cursors stay valid.
+ * - Orphaned artifacts are those of sessions that no longer exist (hard-deleted ones included) and,
+ *   when a blob store is given, registry rows whose blob is gone.
  * - Failures of the single-step methods are `maintenance_error` (retryable when the database was
- *   unreachable); `execute` collects them in the report instead.
+ *   unreachable); `runMaintenance` collects them in the report instead.
  */
 export function createPostgresMaintenance(
   store: PostgresSessionStore,
@@ -56,6 +63,9 @@ export function createPostgresMaintenance(
   }
   const { pool, names, ensureOpen } = found;
   const now = options.now ?? (() => new Date());
+  const artifacts: MaintenanceArtifacts = options.artifacts ?? {
+    registry: createPostgresArtifactRegistry(store),
+  };
 
   /** Runs a step: store open (and migrated), failures as `maintenance_error`. */
   async function guarded<T>(operation: string, body: () => Promise<T>): Promise<T> {
@@ -192,30 +202,36 @@ WHERE NOT EXISTS (SELECT 1 FROM ${names.sessions} AS s WHERE s.id = q.session_id
     return result.rowCount ?? 0;
   }
 
+  /** Which of these session ids have no session row. */
+  async function missingSessions(ids: string[]): Promise<Set<string>> {
+    const present = await pool.query<{ id: string }>(
+      `SELECT id FROM ${names.sessions} WHERE id = ANY($1::text[])`,
+      [ids],
+    );
+    const found = new Set(present.rows.map((row) => row.id));
+    return new Set(ids.filter((id) => !found.has(id)));
+  }
+
+  async function cleanArtifacts(policy: ResolvedRetentionPolicy): Promise<number> {
+    return sweepOrphanedArtifacts(artifacts, missingSessions, policy.batchSize);
+  }
+
   return {
-    async execute(policy?: RetentionPolicy): Promise<MaintenanceReport> {
+    async runMaintenance(policy?: RetentionPolicy): Promise<MaintenanceReport> {
       const resolved = resolveRetentionPolicy(policy);
       ensureOpen();
-      const started = performance.now();
-      const errors: string[] = [];
-      const step = async (name: string, body: () => Promise<number>): Promise<number> => {
-        try {
-          return await guarded(name, body);
-        } catch (error) {
-          errors.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
-          return 0;
-        }
-      };
-      const report: MaintenanceReport = {
-        sessionsSoftDeleted: await step('softDeleteExpiredSessions', () => softDelete(resolved)),
-        sessionsHardDeleted: await step('hardDeleteExpiredSessions', () => hardDelete(resolved)),
-        eventsPruned: await step('pruneSessionEvents', () => pruneAll(resolved)),
-        orphanedSequencesCleaned: await step('cleanOrphanedSequences', cleanOrphanedSequences),
-        durationMs: 0,
-        errors,
-      };
-      report.durationMs = Math.round(performance.now() - started);
-      return report;
+      return runMaintenanceSteps({
+        softDeleteExpiredSessions: () => guarded('softDeleteExpiredSessions', () => softDelete(resolved)),
+        hardDeleteExpiredSessions: () => guarded('hardDeleteExpiredSessions', () => hardDelete(resolved)),
+        pruneSessionEvents: () => guarded('pruneSessionEvents', () => pruneAll(resolved)),
+        cleanOrphanedArtifacts: () => guarded('cleanOrphanedArtifacts', () => cleanArtifacts(resolved)),
+        cleanOrphanedSequences: () => guarded('cleanOrphanedSequences', cleanOrphanedSequences),
+      });
+    },
+
+    async cleanOrphanedArtifacts(policy?: RetentionPolicy): Promise<number> {
+      const resolved = resolveRetentionPolicy(policy);
+      return guarded('cleanOrphanedArtifacts', () => cleanArtifacts(resolved));
     },
 
     async softDeleteExpiredSessions(policy?: RetentionPolicy): Promise<number> {

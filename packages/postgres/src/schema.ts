@@ -21,6 +21,7 @@
  */
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   doublePrecision,
   index,
   integer,
@@ -42,6 +43,7 @@ export const TABLE_NAMES = {
   runs: 'asm_runs',
   events: 'asm_events',
   sessionSequences: 'asm_session_sequences',
+  artifacts: 'asm_artifacts',
   migrations: 'asm_migrations',
 } as const;
 
@@ -54,7 +56,7 @@ export const EVENT_MILLIS = `date_trunc('milliseconds', ("occurred_at" AT TIME Z
 
 const instant = (name: string) => timestamp(name, { withTimezone: true, precision: 6, mode: 'string' });
 
-/** Builds the four tables, bound to `schema` (`undefined`: unqualified, as in the migrations). */
+/** Builds the tables, bound to `schema` (`undefined`: unqualified, as in the migrations). */
 export function createTables(schema?: string) {
   // `new PgSchema` rather than `pgSchema()`, which refuses 'public': every name must be qualified.
   const table = (schema === undefined ? pgTable : new PgSchema(schema).table) as typeof pgTable;
@@ -148,7 +150,34 @@ export function createTables(schema?: string) {
     lastSequence: integer('last_sequence').notNull().default(0),
   });
 
-  return { sessions, runs, events, sessionSequences };
+  /**
+   * The artifact registry (0002_artifact_registry): one row per artifact key, with its size, SHA-256
+   * and where the blob lives. Its timestamps are written by the registry itself (millisecond ISO
+   * strings), so `timestamptz` alone keeps them exactly.
+   */
+  const artifacts = table(
+    TABLE_NAMES.artifacts,
+    {
+      key: text('key').primaryKey(),
+      sessionId: text('session_id'),
+      runId: text('run_id'),
+      contentType: text('content_type'),
+      byteSize: bigint('byte_size', { mode: 'number' }).notNull(),
+      checksumSha256: text('checksum_sha256').notNull(),
+      storageBackend: text('storage_backend').notNull(),
+      storageRef: text('storage_ref').notNull(),
+      metadata: jsonb('metadata').notNull().default({}),
+      createdAt: instant('created_at').notNull(),
+      updatedAt: instant('updated_at').notNull(),
+    },
+    (columns) => [
+      index('asm_artifacts_created_idx').on(columns.createdAt, columns.key),
+      index('asm_artifacts_session_idx').on(columns.sessionId, columns.createdAt, columns.key),
+      index('asm_artifacts_run_idx').on(columns.runId, columns.createdAt, columns.key),
+    ],
+  );
+
+  return { sessions, runs, events, sessionSequences, artifacts };
 }
 
 /** The tables of a store, as built by `createTables`. */
@@ -164,3 +193,5 @@ export const runs = unqualified.runs;
 export const events = unqualified.events;
 /** `asm_session_sequences`, unqualified (what drizzle-kit reads). */
 export const sessionSequences = unqualified.sessionSequences;
+/** `asm_artifacts`, unqualified (what drizzle-kit reads): the artifact registry. */
+export const artifacts = unqualified.artifacts;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createPostgresStore, type PostgresSessionStore } from '../src/index.js';
 import {
   DATABASE_URL,
@@ -39,14 +39,18 @@ async function terminateListeners(): Promise<number> {
   });
 }
 
+/** Waits (event-driven, generous) until `store` has `count` long-polls parked. */
+async function parked(store: PostgresSessionStore, count: number): Promise<void> {
+  await vi.waitFor(() => expect(store.activeLongPolls).toBe(count), { timeout: 15_000, interval: 10 });
+}
+
 describe('long-poll across stores and processes', () => {
   it('an append through another store (its own pool) wakes the waiter', async () => {
     const session = newSession();
     await writing.saveSession(session);
     await writing.appendEvent(eventOf(session.id));
     const polling = waiting.getEvents(session.id, { after: 1, waitMs: 30_000 });
-    await sleep(50);
-    expect(waiting.activeLongPolls).toBe(1);
+    await parked(waiting, 1);
     const appended = await writing.appendEvents([eventOf(session.id), eventOf(session.id)]);
     expect(await polling).toEqual(appended);
     expect(waiting.activeLongPolls).toBe(0);
@@ -59,7 +63,7 @@ describe('long-poll across stores and processes', () => {
     try {
       await child.nextLine('ready');
       const polling = waiting.getEvents(session.id, { waitMs: 30_000 });
-      await sleep(50);
+      await parked(waiting, 1);
       child.send('go');
       const events = await polling;
       expect(events.map((event) => event.sequence)).toEqual([1]);
@@ -74,7 +78,7 @@ describe('long-poll across stores and processes', () => {
     const session = newSession();
     await writing.saveSession(session);
     const polling = waiting.getEvents(session.id, { types: ['run_completed'], waitMs: 30_000 });
-    await sleep(50);
+    await parked(waiting, 1);
     await writing.appendEvent(eventOf(session.id));
     await sleep(100);
     expect(waiting.activeLongPolls).toBe(1);
@@ -86,14 +90,14 @@ describe('long-poll across stores and processes', () => {
     const session = newSession();
     await writing.saveSession(session);
     const polling = waiting.getEvents(session.id, { waitMs: 30_000 });
-    await sleep(50);
+    await parked(waiting, 1);
     expect(await terminateListeners()).toBeGreaterThan(0);
     // Appended while the waiter's listener may be down: found by the re-check after reconnecting.
     const appended = await writing.appendEvent(eventOf(session.id));
     expect(await polling).toEqual([appended]);
     // And the reconnected listener hears later appends.
     const next = waiting.getEvents(session.id, { after: 1, waitMs: 30_000 });
-    await sleep(50);
+    await parked(waiting, 1);
     const later = await writing.appendEvent(eventOf(session.id));
     expect(await next).toEqual([later]);
   }, 30_000);
@@ -105,8 +109,7 @@ describe('long-poll across stores and processes', () => {
     const controller = new AbortController();
     const aborted = own.getEvents(session.id, { waitMs: 30_000, signal: controller.signal });
     const released = own.getEvents(session.id, { waitMs: 30_000 });
-    await sleep(50);
-    expect(own.activeLongPolls).toBe(2);
+    await parked(own, 2);
     controller.abort();
     expect(await aborted).toEqual([]);
     await own.close();

@@ -1,18 +1,11 @@
-import {
-  AsmError,
-  createEvent,
-  createRun,
-  createSession,
-  type EventType,
-  type NewEvent,
-  type Session,
-} from '@asm/core';
+import { AsmError, createEvent, createSession, type NewEvent, type Session, sha256Hex } from '@asm/core';
+import { testStoreMaintenance } from '@asm/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  createPostgresArtifactRegistry,
   createPostgresMaintenance,
   createPostgresStore,
   type PostgresSessionStore,
-  resolveRetentionPolicy,
 } from '../src/index.js';
 import { DATABASE_URL, dropSchema, randomSchema, withClient } from './helpers.js';
 
@@ -24,11 +17,24 @@ afterAll(async () => {
   for (const schema of schemas) await dropSchema(schema);
 });
 
-/** A store in a schema of its own (maintenance works schema-wide), with its maintenance. */
-async function setup() {
-  const schema = randomSchema('maint');
+/** A store in a schema of its own (maintenance works schema-wide). */
+function newStore(label: string): { schema: string; store: PostgresSessionStore } {
+  const schema = randomSchema(label);
   schemas.push(schema);
-  const store = createPostgresStore({ connectionString: DATABASE_URL, schema, poolSize: 2 });
+  return { schema, store: createPostgresStore({ connectionString: DATABASE_URL, schema, poolSize: 4 }) };
+}
+
+// The shared suite: soft/hard delete, pruning, orphaned artifacts, the report, a failing step.
+testStoreMaintenance({
+  name: 'postgres',
+  create: ({ now, artifacts }) => {
+    const { store } = newStore('msuite');
+    return { store, maintenance: createPostgresMaintenance(store, { now, artifacts }) };
+  },
+});
+
+function setup() {
+  const { schema, store } = newStore('maint');
   const maintenance = createPostgresMaintenance(store, { now: () => NOW });
   const save = async (overrides: Partial<Session>): Promise<Session> => {
     const session = { ...createSession({ agentId: 'agent_retention' }), ...overrides };
@@ -46,100 +52,22 @@ async function code(promise: Promise<unknown>): Promise<string | undefined> {
   return AsmError.isInstance(error) ? error.code : `not an AsmError: ${String(error)}`;
 }
 
-describe('createPostgresMaintenance', () => {
-  it('soft-deletes old sessions except exempt statuses and tags', async () => {
-    const { store, maintenance, save } = await setup();
+describe('PostgreSQL maintenance: what the suite cannot set up', () => {
+  it('soft-deleted sessions leave the query results', async () => {
+    const { store, maintenance, save } = setup();
     try {
-      const old = await save({ status: 'completed', updatedAt: daysAgo(100) });
-      const oldFailed = await save({ status: 'failed', updatedAt: daysAgo(91) });
-      const oldActive = await save({ status: 'active', updatedAt: daysAgo(100) });
-      const pinned = await save({ status: 'completed', tags: ['x', 'pinned'], updatedAt: daysAgo(100) });
-      const recent = await save({ status: 'completed', updatedAt: daysAgo(10) });
-      expect(await maintenance.softDeleteExpiredSessions()).toBe(2);
-      expect((await store.getSession(old.id))?.deletedAt).toBe(NOW.toISOString());
-      expect((await store.getSession(oldFailed.id))?.deletedAt).toBe(NOW.toISOString());
-      for (const kept of [oldActive, pinned, recent])
-        expect((await store.getSession(kept.id))?.deletedAt).toBeUndefined();
-      // Soft-deleted sessions leave the query results.
-      expect((await store.searchSessions({ agentId: 'agent_retention' })).totalCount).toBe(3);
-      expect(
-        await maintenance.softDeleteExpiredSessions({ maxCompletedSessionAgeDays: Number.POSITIVE_INFINITY }),
-      ).toBe(0);
+      await save({ status: 'completed', updatedAt: daysAgo(100) });
+      await save({ status: 'active', updatedAt: daysAgo(100) });
+      expect(await maintenance.softDeleteExpiredSessions()).toBe(1);
+      expect((await store.searchSessions({ agentId: 'agent_retention' })).totalCount).toBe(1);
     } finally {
       await store.close();
     }
   });
 
-  it('hard-deletes sessions soft-deleted long enough ago, with runs, events and counters', async () => {
-    const { schema, store, maintenance, save } = await setup();
+  it('cleans orphaned counters; healthCheck finds orphans, missing and lagging counters', async () => {
+    const { schema, store, maintenance, save } = setup();
     try {
-      const gone = await save({ deletedAt: daysAgo(31) });
-      const goneToo = await save({ deletedAt: daysAgo(40) });
-      const graced = await save({ deletedAt: daysAgo(5) });
-      await store.saveRun(createRun({ sessionId: gone.id }));
-      await store.appendEvent(createEvent({ type: 'run_started', sessionId: gone.id }) as NewEvent);
-      expect(await maintenance.hardDeleteExpiredSessions({ batchSize: 1 })).toBe(2);
-      for (const id of [gone.id, goneToo.id]) {
-        expect(await store.getSession(id)).toBeUndefined();
-        expect(await store.listRuns(id)).toEqual([]);
-        expect(await store.getEvents(id)).toEqual([]);
-      }
-      expect(await store.getSession(graced.id)).toBeDefined();
-      const counters = await withClient((client) =>
-        client.query(`SELECT session_id FROM "${schema}".asm_session_sequences`),
-      );
-      expect(counters.rows.map((row: { session_id: string }) => row.session_id)).toEqual([graced.id]);
-      expect(await maintenance.healthCheck()).toEqual([]);
-    } finally {
-      await store.close();
-    }
-  });
-
-  it('prunes the oldest streamed deltas first, never protected types, and never reuses a sequence', async () => {
-    const { store, maintenance, save } = await setup();
-    try {
-      const session = await save({});
-      const types: EventType[] = [
-        'session_created',
-        'run_started',
-        'message_streamed',
-        'message_sent',
-        'message_streamed',
-        'token_usage_updated',
-        'message_received',
-        'run_completed',
-      ];
-      await store.appendEvents(types.map((type) => createEvent({ type, sessionId: session.id }) as NewEvent));
-      // 8 events, keep 4: the 3 first-to-prune go, then the oldest unprotected (message_sent).
-      expect(await maintenance.pruneSessionEvents(session.id, { maxEventsPerSession: 4 })).toBe(4);
-      expect((await store.getEvents(session.id)).map((event) => event.type)).toEqual([
-        'session_created',
-        'run_started',
-        'message_received',
-        'run_completed',
-      ]);
-      // Protected events are never pruned, even over the limit.
-      expect(await maintenance.pruneSessionEvents(session.id, { maxEventsPerSession: 1 })).toBe(1);
-      expect((await store.getEvents(session.id)).map((event) => event.type)).toEqual([
-        'session_created',
-        'run_started',
-        'run_completed',
-      ]);
-      const next = await store.appendEvent(
-        createEvent({ type: 'message_sent', sessionId: session.id }) as NewEvent,
-      );
-      expect(next.sequence).toBe(9);
-      expect(await maintenance.pruneSessionEvents('ses_unknown', { maxEventsPerSession: 1 })).toBe(0);
-    } finally {
-      await store.close();
-    }
-  });
-
-  it('execute runs every step and reports; healthCheck finds orphans, missing and lagging counters', async () => {
-    const { schema, store, maintenance, save } = await setup();
-    try {
-      await save({ status: 'completed', updatedAt: daysAgo(200) });
-      await save({ deletedAt: daysAgo(60) });
       const busy = await save({});
       await store.appendEvents(
         Array.from(
@@ -150,14 +78,9 @@ describe('createPostgresMaintenance', () => {
       await withClient((client) =>
         client.query(`INSERT INTO "${schema}".asm_session_sequences (session_id) VALUES ('ses_orphan')`),
       );
-      const report = await maintenance.execute({ maxEventsPerSession: 2 });
-      expect(report).toMatchObject({
-        sessionsSoftDeleted: 1,
-        sessionsHardDeleted: 1,
-        eventsPruned: 4,
-        orphanedSequencesCleaned: 1,
-        errors: [],
-      });
+      const report = await maintenance.runMaintenance();
+      expect(report.orphanedSequencesCleaned).toBe(1);
+      expect(report.errors).toEqual([]);
       expect(await maintenance.healthCheck()).toEqual([]);
 
       const lonely = await save({});
@@ -184,12 +107,36 @@ describe('createPostgresMaintenance', () => {
     }
   });
 
-  it('a failing step is reported, not thrown; single steps fail with maintenance_error', async () => {
-    const { schema, store, maintenance } = await setup();
+  it('without an artifacts option, cleans the rows of its own registry whose session is gone', async () => {
+    const { store, maintenance, save } = setup();
+    try {
+      const registry = createPostgresArtifactRegistry(store);
+      const session = await save({});
+      const register = (key: string, sessionId: string) =>
+        registry.register({
+          key,
+          byteSize: 1,
+          sha256: sha256Hex('x'),
+          backend: 'file',
+          reference: key,
+          sessionId,
+        });
+      await register('kept/a', session.id);
+      await register('gone/a', 'ses_deleted');
+      const report = await maintenance.runMaintenance();
+      expect(report.artifactsCleaned).toBe(1);
+      expect((await registry.list()).items.map((record) => record.key)).toEqual(['kept/a']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a dropped table fails its step only: reported by runMaintenance, maintenance_error from the single step', async () => {
+    const { schema, store, maintenance } = setup();
     try {
       await store.ready();
       await withClient((client) => client.query(`DROP TABLE "${schema}".asm_events`));
-      const report = await maintenance.execute({ maxEventsPerSession: 2 });
+      const report = await maintenance.runMaintenance({ maxEventsPerSession: 2 });
       expect(report.eventsPruned).toBe(0);
       // Only pruning reads the events table here; the other steps still ran.
       expect(report.errors).toHaveLength(1);
@@ -202,18 +149,8 @@ describe('createPostgresMaintenance', () => {
     }
   });
 
-  it('rejects an invalid policy with validation_error, a foreign store, and a closed store', async () => {
-    const { store, maintenance } = await setup();
-    expect(() => resolveRetentionPolicy({ maxEventsPerSession: 0 })).toThrow();
-    expect(await code(maintenance.execute({ batchSize: 1.5 }))).toBe('validation_error');
-    expect(await code(maintenance.execute({ exemptStatuses: ['bogus' as 'active'] }))).toBe(
-      'validation_error',
-    );
-    expect(
-      await code(maintenance.pruneSessionEvents('x', { protectedEventTypes: ['nope' as 'run_started'] })),
-    ).toBe('validation_error');
+  it('refuses a store it did not make', async () => {
     expect(() => createPostgresMaintenance({} as PostgresSessionStore)).toThrow(/createPostgresStore/);
-    await store.close();
-    expect(await code(maintenance.healthCheck())).toBe('storage_connection_failed');
+    expect(() => createPostgresArtifactRegistry({} as PostgresSessionStore)).toThrow(/createPostgresStore/);
   });
 });

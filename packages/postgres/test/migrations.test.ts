@@ -43,7 +43,11 @@ async function rejection(promise: Promise<unknown>): Promise<AsmError> {
 describe('migrations', () => {
   it('ships the drizzle-kit journal and SQL', () => {
     const migrations = loadMigrations();
-    expect(migrations.map((migration) => migration.tag)).toEqual(['0000_initial', '0001_query']);
+    expect(migrations.map((migration) => migration.tag)).toEqual([
+      '0000_initial',
+      '0001_query',
+      '0002_artifact_registry',
+    ]);
     expect(
       migrations[0]?.statements.some((statement) => statement.startsWith('CREATE TABLE "asm_events"')),
     ).toBe(true);
@@ -98,7 +102,7 @@ describe('migrations', () => {
     });
     const error = await rejection(verifying.ready());
     expect(error.code).toBe('migration_required');
-    expect(error.details.missingMigrations).toEqual(['0000_initial', '0001_query']);
+    expect(error.details.missingMigrations).toEqual(['0000_initial', '0001_query', '0002_artifact_registry']);
     const migrating = createPostgresStore({ connectionString: DATABASE_URL, schema, poolSize: 1 });
     await migrating.ready();
     await migrating.close();
@@ -112,12 +116,12 @@ describe('migrations', () => {
     const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 1 });
     try {
       expect(await applyMigrations(pool, { schema })).toEqual({
-        applied: ['0000_initial', '0001_query'],
+        applied: ['0000_initial', '0001_query', '0002_artifact_registry'],
         alreadyApplied: [],
       });
       expect(await applyMigrations(pool, { schema })).toEqual({
         applied: [],
-        alreadyApplied: ['0000_initial', '0001_query'],
+        alreadyApplied: ['0000_initial', '0001_query', '0002_artifact_registry'],
       });
       expect((await rejection(applyMigrations(pool, { schema: 'pg_nope' }))).code).toBe('validation_error');
       const store = createPostgresStore({ pool, schema, migrate: false });
@@ -134,7 +138,7 @@ describe('migrations', () => {
     const store = createPostgresStore({ connectionString: DATABASE_URL, schema, poolSize: 1 });
     try {
       await store.ready();
-      expect(await appliedTags(schema)).toEqual(['0000_initial', '0001_query']);
+      expect(await appliedTags(schema)).toEqual(['0000_initial', '0001_query', '0002_artifact_registry']);
     } finally {
       await store.close();
     }
@@ -160,6 +164,7 @@ describe('migrations', () => {
       expect(readdirSync(out).filter((name) => name.endsWith('.sql'))).toEqual([
         '0000_initial.sql',
         '0001_query.sql',
+        '0002_artifact_registry.sql',
       ]);
     } finally {
       rmSync(out, { recursive: true, force: true });

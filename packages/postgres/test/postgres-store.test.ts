@@ -96,6 +96,7 @@ describe('schemas', () => {
         [otherSchema],
       );
       expect(tables.rows.map((row: { table_name: string }) => row.table_name)).toEqual([
+        'asm_artifacts',
         'asm_events',
         'asm_migrations',
         'asm_runs',

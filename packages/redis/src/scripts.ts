@@ -380,3 +380,103 @@ while true do
 end
 `,
 );
+
+/**
+ * Maintenance: replaces a session's JSON only if it is still the one maintenance read (a
+ * compare-and-set, so a concurrent save is never overwritten).
+ * ARGV: base, sessionId, expectedJson, newJson. Returns 1 when replaced, 0 otherwise.
+ */
+export const REPLACE_SESSION_JSON = script(
+  'replaceSessionJson',
+  `
+local key = K .. 'session:' .. ARGV[2]
+if redis.call('HGET', key, 'json') ~= ARGV[3] then return 0 end
+redis.call('HSET', key, 'json', ARGV[4])
+return 1
+`,
+);
+
+/**
+ * Maintenance: deletes a session like \`DELETE_SESSION\`, but only if its JSON is still the one
+ * maintenance read (so a session restored in the meantime survives).
+ * ARGV: base, sessionId, expectedJson. Returns 1 when deleted, 0 otherwise.
+ */
+export const HARD_DELETE_SESSION = script(
+  'hardDeleteSession',
+  `
+local sid = ARGV[2]
+local key = K .. 'session:' .. sid
+local old = redis.call('HMGET', key, 'status', 'agent', 'tags', 'json')
+if old[4] ~= ARGV[3] then return 0 end
+redis.call('ZREM', K .. 'index:all', sid)
+redis.call('ZREM', K .. 'index:status:' .. old[1], sid)
+redis.call('ZREM', K .. 'index:agent:' .. old[2], sid)
+for _, tag in ipairs(cjson.decode(old[3])) do redis.call('ZREM', K .. 'index:tag:' .. tag, sid) end
+for _, k in ipairs(sessionKeys(sid)) do redis.call('UNLINK', k) end
+return 1
+`,
+);
+
+/**
+ * Maintenance: prunes a session's log down to \`max\` entries, atomically: first the oldest entries of
+ * the first-to-prune types, then the oldest of the rest, never a protected type. Only stream entries
+ * go: the event-id hash keeps every id, so the latest sequence (its length) never goes down and
+ * numbers are not reused.
+ * ARGV: base, sessionId, max, firstCount, firstTypes…, protectedCount, protectedTypes…
+ * Returns the number of entries deleted.
+ */
+export const PRUNE_EVENTS = script(
+  'pruneEvents',
+  `
+local key = K .. 'events:' .. ARGV[2]
+local excess = redis.call('XLEN', key) - tonumber(ARGV[3])
+if excess <= 0 then return 0 end
+local firstCount = tonumber(ARGV[4])
+local first = {}
+for i = 1, firstCount do first[ARGV[4 + i]] = true end
+local protectedCount = tonumber(ARGV[5 + firstCount])
+local protected = {}
+for i = 1, protectedCount do protected[ARGV[5 + firstCount + i]] = true end
+local chosen = {}
+local taken = {}
+local function pass(onlyFirst)
+  local from = '-'
+  while excess > 0 do
+    local chunk = redis.call('XRANGE', key, from, '+', 'COUNT', 512)
+    for _, entry in ipairs(chunk) do
+      local t = entry[2][4]
+      if not protected[t] and not taken[entry[1]] and (not onlyFirst or first[t]) then
+        chosen[#chosen + 1] = entry[1]
+        taken[entry[1]] = true
+        excess = excess - 1
+        if excess == 0 then return end
+      end
+    end
+    if #chunk < 512 then return end
+    from = '(' .. chunk[#chunk][1]
+  end
+end
+pass(true)
+pass(false)
+for i = 1, #chosen, 1000 do
+  redis.call('XDEL', key, unpack(chosen, i, math.min(i + 999, #chosen)))
+end
+return #chosen
+`,
+);
+
+/**
+ * Maintenance: removes what is left of a session that no longer exists (its event-id hash, log, run
+ * keys and event owners), if it still does not exist.
+ * ARGV: base, sessionId. Returns 1 when the session's sequence counter was removed, 0 otherwise.
+ */
+export const CLEAN_ORPHANED_SESSION_DATA = script(
+  'cleanOrphanedSessionData',
+  `
+local sid = ARGV[2]
+if redis.call('EXISTS', K .. 'session:' .. sid) == 1 then return 0 end
+local hadCounter = redis.call('EXISTS', K .. 'event-ids:' .. sid)
+for _, k in ipairs(sessionKeys(sid)) do redis.call('UNLINK', k) end
+return hadCounter
+`,
+);

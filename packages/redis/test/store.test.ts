@@ -8,7 +8,7 @@ import {
   type StoredEvent,
 } from '@asm/core';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createRedisStore, keyLayout, type RedisSessionStore } from '../src/index.js';
 import { APPEND_EVENTS } from '../src/scripts.js';
 import { adminClient, keysUnder, REDIS_URL, randomPrefix, removePrefix } from './helpers.js';
@@ -211,7 +211,10 @@ describe('createRedisStore - atomicity', () => {
     const calls: string[] = [];
     const feed = await monitor.monitor();
     feed.on('monitor', (_time: string, args: string[]) => {
-      if (args[0]?.toLowerCase().startsWith('eval') && args[1] === APPEND_EVENTS.sha) calls.push(args[0]);
+      // Only this store's calls: other test files share the server and the script.
+      const ours = args.slice(2).some((arg) => arg.startsWith(store.keyPrefix));
+      if (args[0]?.toLowerCase().startsWith('eval') && args[1] === APPEND_EVENTS.sha && ours)
+        calls.push(args[0]);
     });
     await store.appendEvents(Array.from({ length: 50 }, () => eventOf(session.id)));
     await store.getSession(session.id); // a round trip after, so the monitor has seen the batch
@@ -228,8 +231,7 @@ describe('createRedisStore - long-poll', () => {
     const writer = newStore(prefix);
     const session = await newSession(writer);
     const polling = reader.getEvents(session.id, { after: 0, waitMs: 30_000 });
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(reader.activeLongPolls).toBe(1);
+    await vi.waitFor(() => expect(reader.activeLongPolls).toBe(1), { timeout: 15_000, interval: 10 });
     const stored = await writer.appendEvent(eventOf(session.id));
     expect(await polling).toEqual([stored]);
     expect(reader.activeLongPolls).toBe(0);

@@ -2,7 +2,9 @@ import {
   AsmError,
   createInMemoryStore,
   createSessionManager,
+  emptyTokenUsage,
   isTerminalRunEventType,
+  type ProviderAdapter,
   type ProviderSessionRecord,
 } from '@asm/core';
 import { createMockProvider } from '@asm/testing/fakes';
@@ -185,5 +187,44 @@ describe('router behind a SessionManager', () => {
     expect(result.provider).toBe('b');
     expect(b.calls[0]?.options.adapterOptions).toEqual({ temperature: 0 });
     expect(a.calls).toHaveLength(0);
+  });
+});
+
+describe('router behind a SessionManager: the run keeps the serving provider model', () => {
+  it('after a failover to an adapter that reports no model, the failed attempt model is not the run model', async () => {
+    const a = createMockProvider({ name: 'a', model: 'model-of-a' });
+    a.configure({ failWith: { code: 'provider_unavailable', afterDeltas: 0 } });
+    // An adapter like @asm/shell: a run_started without a model, and no model in its result.
+    const b: ProviderAdapter = {
+      specificationVersion: 'v1',
+      name: 'b',
+      capabilities: () => a.capabilities(),
+      async execute(_run, _session, { emit }) {
+        emit({ type: 'run_started', data: {} });
+        emit({ type: 'run_completed', data: { stopReason: 'end_turn' } });
+        return { output: { content: 'from b', stopReason: 'end_turn' }, tokenUsage: emptyTokenUsage() };
+      },
+    };
+    const manager = createSessionManager({
+      store: createInMemoryStore(),
+      provider: createRouter({ providers: [a, b] }),
+    });
+    const result = await manager.runOnce('Hello?');
+    expect(result.provider).toBe('b');
+    const run = await manager.getRun(result.runId);
+    expect(run?.provider).toBe('b');
+    expect(run?.providerMetadata.model).not.toBe('model-of-a');
+  });
+
+  it('the model of the attempt that served the run is kept (from error_recovered)', async () => {
+    const a = createMockProvider({ name: 'a', model: 'model-of-a' });
+    a.configure({ failWith: { code: 'provider_unavailable', afterDeltas: 0 } });
+    const b = createMockProvider({ name: 'b', model: 'model-of-b' });
+    const manager = createSessionManager({
+      store: createInMemoryStore(),
+      provider: createRouter({ providers: [a, b] }),
+    });
+    const result = await manager.runOnce('Hello?');
+    expect((await manager.getRun(result.runId))?.providerMetadata.model).toBe('model-of-b');
   });
 });

@@ -1,21 +1,23 @@
 import {
   AsmError,
   type ConcurrencyLimiter,
-  createEvent,
   createInMemoryEventBus,
   createSessionManager,
   type EventBus,
-  type NewEvent,
   type ProviderAdapter,
   type SessionManager,
   type SessionManagerOptions,
   type SessionStore,
-  transitionRun,
 } from '@asm/core';
+import { defaultInstanceId, type MultiInstanceOptions, resolveMultiInstance } from './coordination.js';
+import { failInterruptedRun, LEASE_HOLDER_LOST_MESSAGE, PROCESS_STOPPED_MESSAGE } from './recovery.js';
 import { createSessionServer, type SessionServer, type SessionServerOptions } from './session-server.js';
 
-/** Options of `createSessionRuntime`. */
-export interface SessionRuntimeOptions {
+/**
+ * Options of `createSessionRuntime`. With `lease` and `control` (and usually a shared `bus`), several
+ * runtimes in several processes share the sessions of one store: see `MultiInstanceOptions`.
+ */
+export interface SessionRuntimeOptions extends MultiInstanceOptions {
   store: SessionStore;
   provider: ProviderAdapter;
   /** Live fan-out shared by every server (default: an in-process bus). */
@@ -38,6 +40,8 @@ export type StartServerOptions = Pick<
 export interface RecoveryReport {
   /** Runs found `running` and marked failed. */
   recoveredRunIds: string[];
+  /** With several instances: sessions skipped because a live instance holds their lease. */
+  skippedSessionIds?: string[];
 }
 
 /**
@@ -46,6 +50,8 @@ export interface RecoveryReport {
  */
 export class SessionRuntime {
   readonly manager: SessionManager;
+  /** With several instances: this runtime's instance id (the holder id of its leases). */
+  readonly instanceId: string | undefined;
   private readonly servers = new Map<string, SessionServer>();
   private readonly starting = new Map<string, Promise<SessionServer>>();
   private closed = false;
@@ -58,6 +64,15 @@ export class SessionRuntime {
       provider: options.provider,
       bus: options.bus,
     });
+    this.instanceId =
+      options.lease !== undefined || options.control !== undefined
+        ? (options.instanceId ?? defaultInstanceId())
+        : undefined;
+    // Fails fast (validation_error) on half-configured multi-instance options.
+    resolveMultiInstance(
+      { ...options, ...(this.instanceId === undefined ? {} : { instanceId: this.instanceId }) },
+      'check',
+    );
   }
 
   /**
@@ -105,41 +120,69 @@ export class SessionRuntime {
   }
 
   /**
-   * Crash recovery for a single process: every run left `running` (by a crash of this process) is
-   * marked `failed` with `internal_error` "interrupted" and a `run_failed` event. Call it on start,
-   * before any run executes. With several instances sharing a store, leave this to the instance that
-   * holds the session's lease (a live instance's runs look `running` too).
+   * Crash recovery: every run left `running` by a crash is marked `failed` with `internal_error`
+   * ("interrupted") and a `run_failed` event. Call it on start, before any run executes.
+   *
+   * With several instances (`lease`), a session whose lease a live instance holds is skipped (its
+   * runs may be executing there); for any other session this runtime takes the lease for the time of
+   * the recovery, so two instances never recover, or execute, the same session at once. Session
+   * servers also do this for their own session whenever they take its lease.
    */
   async recoverInterruptedRuns(): Promise<RecoveryReport> {
     const store = this.options.store;
+    const lease = this.options.lease;
     const recovered: string[] = [];
+    const skipped: string[] = [];
     for (const session of await store.listSessions()) {
-      for (const run of await store.listRuns(session.id, { status: 'running' })) {
-        const failed = {
-          ...transitionRun(run, 'failed'),
-          error: {
-            code: 'internal_error' as const,
-            message: 'Run interrupted: the process executing it stopped',
-          },
-        };
-        await store.saveRun(failed);
-        const event = createEvent({
-          type: 'run_failed',
-          sessionId: session.id,
-          runId: run.id,
-          provider: run.provider ?? 'session_manager',
-          data: {
-            errorCode: 'internal_error',
-            errorMessage: 'Run interrupted: the process executing it stopped',
-            details: { recovered: true },
-          },
-        });
-        const stored = await store.appendEvent(event as NewEvent);
-        await this.options.bus.publish([stored]).catch(() => undefined);
-        recovered.push(run.id);
+      const running = await store.listRuns(session.id, { status: 'running' });
+      if (running.length === 0) continue;
+      if (lease === undefined || this.instanceId === undefined) {
+        for (const run of running) {
+          await failInterruptedRun(store, this.options.bus, run, { message: PROCESS_STOPPED_MESSAGE });
+          recovered.push(run.id);
+        }
+        continue;
+      }
+      const server = this.servers.get(session.id);
+      const held = server?.isLeaseHolder
+        ? undefined
+        : await lease.acquire(session.id, this.instanceId, this.leaseTtlMs());
+      if (held === undefined) {
+        skipped.push(session.id);
+        continue;
+      }
+      try {
+        for (const run of await store.listRuns(session.id, { status: 'running' })) {
+          await failInterruptedRun(store, this.options.bus, run, {
+            message: LEASE_HOLDER_LOST_MESSAGE,
+            details: { reason: 'lease_holder_lost', recoveredBy: this.instanceId, leaseToken: held.token },
+          });
+          recovered.push(run.id);
+        }
+      } finally {
+        await lease.release(session.id, this.instanceId).catch(() => false);
       }
     }
-    return { recoveredRunIds: recovered };
+    return lease === undefined
+      ? { recoveredRunIds: recovered }
+      : { recoveredRunIds: recovered, skippedSessionIds: skipped };
+  }
+
+  private leaseTtlMs(): number {
+    return this.options.leaseTtlMs ?? 15_000;
+  }
+
+  private multiInstanceOptions(): MultiInstanceOptions {
+    const { lease, control, leaseTtlMs, pollIntervalMs, remoteCancelTimeoutMs } = this.options;
+    if (lease === undefined && control === undefined) return {};
+    return {
+      ...(lease === undefined ? {} : { lease }),
+      ...(control === undefined ? {} : { control }),
+      ...(this.instanceId === undefined ? {} : { instanceId: this.instanceId }),
+      ...(leaseTtlMs === undefined ? {} : { leaseTtlMs }),
+      ...(pollIntervalMs === undefined ? {} : { pollIntervalMs }),
+      ...(remoteCancelTimeoutMs === undefined ? {} : { remoteCancelTimeoutMs }),
+    };
   }
 
   private async startServer(options: StartServerOptions): Promise<SessionServer> {
@@ -153,6 +196,7 @@ export class SessionRuntime {
         ...options,
         manager: this.manager,
         ...(limiter === undefined ? {} : { limiter }),
+        ...this.multiInstanceOptions(),
       });
       if (slotSessionId === undefined) {
         slotSessionId = server.sessionId;
@@ -168,7 +212,7 @@ export class SessionRuntime {
   }
 }
 
-/** Creates a runtime of session servers over one store and provider. */
+/** Creates a runtime of session servers over one store and provider (see `SessionRuntimeOptions`). */
 export function createSessionRuntime(options: SessionRuntimeOptions): SessionRuntime {
   return new SessionRuntime({ ...options, bus: options.bus ?? createInMemoryEventBus() });
 }

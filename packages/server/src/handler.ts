@@ -5,18 +5,29 @@ import {
   EVENT_TYPES,
   type EventQuery,
   type EventType,
-  followSessionEvents,
   isEventType,
   isSessionStatus,
   type ProviderAdapter,
-  type Run,
+  SESSION_ORDERS,
+  type Session,
+  type SessionOrder,
   type SessionStatus,
   type SessionStore,
   type StoredEvent,
+  supportsSessionQuery,
 } from '@asm/core';
 import { createSessionRuntime, type SessionRuntime } from '@asm/runtime';
 import { type Context, Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import {
+  DashboardFiles,
+  type DashboardOptions,
+  dashboardAuthRequest,
+  dashboardCookie,
+  defaultDashboardDirectory,
+} from './dashboard.js';
+import { SessionFeeds, streamSessionEvents } from './sse.js';
+import { isoParam, summarizeSession, usageOfRuns, usageOfStore } from './usage.js';
 
 /** Decides whether a request may proceed. Return false (or throw) to answer 401. */
 export type AuthorizeRequest = (request: Request) => boolean | Promise<boolean>;
@@ -36,15 +47,30 @@ export interface AsmHandlerOptions {
   maxBodyBytes?: number;
   /** Comment line sent on idle SSE streams. Default 15,000 ms. */
   heartbeatMs?: number;
+  /**
+   * Shortest time between two writes of one SSE stream: events arriving meanwhile leave together.
+   * Default 10 ms (a fast run then costs each client ~100 writes a second, not one per delta); 0
+   * writes as soon as the event loop turns. An event after a quiet spell is never held back.
+   */
+  sseBatchMs?: number;
+  /**
+   * The web dashboard at `{basePath}/ui/`, behind `authorize` like every route. On by default;
+   * `false` turns it off (its paths then answer 404). See the README's "Dashboard" section.
+   */
+  dashboard?: boolean | DashboardOptions;
 }
 
 /** A `fetch`-style handler plus the runtime behind it. */
 export interface AsmHandler {
   fetch(request: Request): Promise<Response>;
   readonly runtime: SessionRuntime;
-  /** Stops the session servers the handler started (not the store or provider). */
+  /** Ends the open event streams and stops the session servers it started (not the store or provider). */
   close(): Promise<void>;
 }
+
+const UNAUTHORIZED_PAGE =
+  '<!doctype html><meta charset="utf-8"><title>Unauthorized</title>' +
+  "<p>This dashboard needs the server's token: open it once as <code>/ui/?token=&lt;token&gt;</code>.</p>";
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -55,6 +81,7 @@ export function httpStatusFor(code: ErrorCode): number {
   if (code === 'max_runs_exceeded' || code === 'max_sessions_exceeded') return 429;
   if (code === 'cancelled') return 409;
   if (code.startsWith('storage_') || code === 'dependency_not_available') return 503;
+  if (code === 'capability_not_supported') return 501;
   if (
     code.startsWith('invalid_') ||
     code.startsWith('validation') ||
@@ -175,45 +202,6 @@ function decodeCursor(cursor: string | undefined): number {
   throw new AsmError('invalid_cursor', 'The cursor is malformed', { details: { field: 'cursor' } });
 }
 
-/** Totals of tokens and cost over a session's runs, per provider and model. */
-function usageOf(runs: Run[]) {
-  const total = {
-    inputTokens: 0,
-    outputTokens: 0,
-    cacheReadTokens: 0,
-    cacheWriteTokens: 0,
-    totalTokens: 0,
-    costUsd: 0,
-    runs: 0,
-  };
-  const byProvider: Record<string, { totalTokens: number; costUsd: number; runs: number }> = {};
-  const byModel: Record<string, { totalTokens: number; costUsd: number; runs: number }> = {};
-  let unpricedRuns = 0;
-  for (const run of runs) {
-    total.runs++;
-    total.inputTokens += run.tokenUsage.inputTokens;
-    total.outputTokens += run.tokenUsage.outputTokens;
-    total.cacheReadTokens += run.tokenUsage.cacheReadTokens;
-    total.cacheWriteTokens += run.tokenUsage.cacheWriteTokens;
-    total.totalTokens += run.tokenUsage.totalTokens;
-    if (run.costUsd === undefined && run.tokenUsage.totalTokens > 0) unpricedRuns++;
-    total.costUsd += run.costUsd ?? 0;
-    const provider = run.provider ?? 'unknown';
-    const model = typeof run.providerMetadata.model === 'string' ? run.providerMetadata.model : 'unknown';
-    for (const [bucket, key] of [
-      [byProvider, provider],
-      [byModel, model],
-    ] as const) {
-      const entry = bucket[key] ?? { totalTokens: 0, costUsd: 0, runs: 0 };
-      bucket[key] = entry;
-      entry.totalTokens += run.tokenUsage.totalTokens;
-      entry.costUsd += run.costUsd ?? 0;
-      entry.runs++;
-    }
-  }
-  return { ...total, unpricedRuns, byProvider, byModel };
-}
-
 /** Approvals of a run still waiting for an answer. */
 function pendingApprovals(events: StoredEvent[]) {
   const answered = new Set(
@@ -240,8 +228,9 @@ function pendingApprovals(events: StoredEvent[]) {
 
 /**
  * A standard `fetch(Request) => Promise<Response>` handler over a session runtime: JSON routes for
- * sessions, runs, events, usage and approvals, and a Server-Sent Events stream of a session's events
- * that resumes from `Last-Event-ID`. Mount it in Next.js route handlers, Hono, Bun or Node.
+ * sessions, runs, events, usage and approvals, a Server-Sent Events stream of a session's events
+ * that resumes from `Last-Event-ID`, and the web dashboard at `{basePath}/ui/` (on unless
+ * `dashboard: false`). Mount it in Next.js route handlers, Hono, Bun or Node.
  */
 export function createAsmHandler(options: AsmHandlerOptions): AsmHandler {
   let runtime = options.runtime;
@@ -256,23 +245,38 @@ export function createAsmHandler(options: AsmHandlerOptions): AsmHandler {
   const store = manager.store;
   const maxBody = options.maxBodyBytes ?? 1_048_576;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
+  const sseBatchMs = options.sseBatchMs ?? 10;
+  if (!Number.isFinite(sseBatchMs) || sseBatchMs < 0) {
+    throw new AsmError('validation_error', 'sseBatchMs must be a number >= 0', {
+      details: { field: 'sseBatchMs' },
+    });
+  }
   const basePath = (options.basePath ?? '/').replace(/\/$/, '');
+  const feeds = new SessionFeeds(store, manager.bus, sseBatchMs);
+  const openStreams = new Set<AbortController>();
   const app = new Hono().basePath(basePath || '/');
 
   app.onError((error) => errorResponse(error));
   app.notFound(() => errorResponse(new AsmError('not_found', 'No such route')));
 
-  if (options.authorize) {
-    const authorize = options.authorize;
+  const uiRoot = `${basePath}/ui`;
+  const isDashboardPath = (path: string) => path === uiRoot || path.startsWith(`${uiRoot}/`);
+  const authorize = options.authorize;
+  const isAllowed = async (request: Request) => {
+    if (!authorize) return true;
+    try {
+      return (await authorize(request)) === true;
+    } catch {
+      return false;
+    }
+  };
+  const unauthorized = () =>
+    Response.json({ error: { code: 'unauthorized', message: 'Unauthorized' } }, { status: 401 });
+  if (authorize) {
     app.use('*', async (context, next) => {
-      let allowed = false;
-      try {
-        allowed = await authorize(context.req.raw);
-      } catch {
-        allowed = false;
-      }
-      if (!allowed)
-        return Response.json({ error: { code: 'unauthorized', message: 'Unauthorized' } }, { status: 401 });
+      // Dashboard files check `authorize` themselves (the token may come from `?token=` or a cookie).
+      if (options.dashboard !== false && isDashboardPath(context.req.path)) return next();
+      if (!(await isAllowed(context.req.raw))) return unauthorized();
       await next();
     });
   }
@@ -291,6 +295,53 @@ export function createAsmHandler(options: AsmHandlerOptions): AsmHandler {
 
   app.get('/api/health', (context) => context.json({ ok: true }));
 
+  if (options.dashboard !== false) {
+    const files = new DashboardFiles(
+      (typeof options.dashboard === 'object' ? options.dashboard.directory : undefined) ??
+        defaultDashboardDirectory(),
+    );
+    const serveDashboard = async (context: Context) => {
+      const raw = context.req.raw;
+      if (raw.method !== 'GET' && raw.method !== 'HEAD') {
+        return Response.json(
+          { error: { code: 'invalid_operation', message: 'The dashboard answers GET and HEAD only' } },
+          { status: 405, headers: { allow: 'GET, HEAD' } },
+        );
+      }
+      const path = context.req.path;
+      const url = new URL(raw.url);
+      if (path === uiRoot) {
+        // Relative asset URLs need the trailing slash.
+        return new Response(null, { status: 308, headers: { location: `${uiRoot}/${url.search}` } });
+      }
+      const extra: Record<string, string> = {};
+      if (authorize) {
+        const { request, queryToken } = dashboardAuthRequest(raw);
+        if (!(await isAllowed(request))) {
+          if (!(raw.headers.get('accept') ?? '').includes('text/html')) return unauthorized();
+          return new Response(UNAUTHORIZED_PAGE, {
+            status: 401,
+            headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' },
+          });
+        }
+        if (queryToken !== undefined) {
+          extra['set-cookie'] = dashboardCookie(queryToken, `${uiRoot}/`, url.protocol === 'https:');
+        }
+      }
+      let relative: string;
+      try {
+        relative = decodeURIComponent(path.slice(uiRoot.length + 1));
+      } catch {
+        relative = '\0';
+      }
+      const response = files.respond(relative, raw, extra);
+      if (response) return response;
+      return errorResponse(new AsmError('not_found', 'No such dashboard file'));
+    };
+    app.all('/ui', serveDashboard);
+    app.all('/ui/*', serveDashboard);
+  }
+
   app.post('/api/sessions', async (context) => {
     const body = await readBody(context.req.raw, maxBody, ['agentId', 'metadata', 'context', 'tags']);
     const server = await runtime.start({ session: body as never });
@@ -302,24 +353,67 @@ export function createAsmHandler(options: AsmHandlerOptions): AsmHandler {
     const limit = optionalInteger(query.limit, 'limit', 1) ?? 50;
     if (limit > 1_000)
       throw new AsmError('validation_error', 'limit must be <= 1000', { details: { field: 'limit' } });
-    const offset = decodeCursor(query.cursor);
     let status: SessionStatus | undefined;
     if (query.status !== undefined) {
       if (!isSessionStatus(query.status))
         throw new AsmError('invalid_status', `Unknown status: ${query.status}`);
       status = query.status;
     }
-    const sessions = await store.listSessions({
-      ...(status ? { status } : {}),
-      ...(query.agentId ? { agentId: query.agentId } : {}),
-      limit: limit + 1,
-      offset,
-    });
-    const page = sessions.slice(0, limit);
-    return context.json({
-      sessions: page,
-      nextCursor: sessions.length > limit ? encodeCursor(offset + limit) : null,
-    });
+    const include = query.include === undefined || query.include === '' ? [] : query.include.split(',');
+    for (const item of include) {
+      if (item !== 'summary') {
+        throw new AsmError('validation_error', `Unknown include: ${item}`, {
+          details: { field: 'include', allowed: ['summary'] },
+        });
+      }
+    }
+    let page: Session[];
+    let nextCursor: string | null;
+    let totalCount: number | undefined;
+    if (query.order !== undefined) {
+      if (!(SESSION_ORDERS as readonly string[]).includes(query.order)) {
+        throw new AsmError('validation_error', `Unknown order: ${query.order}`, {
+          details: { field: 'order', allowed: SESSION_ORDERS },
+        });
+      }
+      if (!supportsSessionQuery(store)) {
+        throw new AsmError('capability_not_supported', 'This store cannot order sessions; omit order', {
+          details: { field: 'order' },
+        });
+      }
+      const result = await store.searchSessions({
+        orderBy: query.order as SessionOrder,
+        limit,
+        ...(status ? { status } : {}),
+        ...(query.agentId ? { agentId: query.agentId } : {}),
+        ...(query.cursor ? { cursor: query.cursor } : {}),
+      });
+      page = result.items;
+      nextCursor = result.nextCursor ?? null;
+      totalCount = result.totalCount;
+    } else {
+      const offset = decodeCursor(query.cursor);
+      const sessions = await store.listSessions({
+        ...(status ? { status } : {}),
+        ...(query.agentId ? { agentId: query.agentId } : {}),
+        limit: limit + 1,
+        offset,
+      });
+      page = sessions.slice(0, limit);
+      nextCursor = sessions.length > limit ? encodeCursor(offset + limit) : null;
+    }
+    const sessions = include.includes('summary')
+      ? await Promise.all(
+          page.map(async (session) => ({
+            ...session,
+            summary: summarizeSession(
+              await store.listRuns(session.id),
+              typeof session.metadata.provider === 'string' ? session.metadata.provider : undefined,
+            ),
+          })),
+        )
+      : page;
+    return context.json({ sessions, nextCursor, ...(totalCount === undefined ? {} : { totalCount }) });
   });
 
   app.get('/api/sessions/:sessionId', async (context) =>
@@ -386,33 +480,47 @@ export function createAsmHandler(options: AsmHandlerOptions): AsmHandler {
     const types = typesParam(query.types);
     return streamSSE(context, async (stream) => {
       const controller = new AbortController();
+      openStreams.add(controller);
       stream.onAbort(() => controller.abort());
       const heartbeat = setInterval(() => {
         void stream.write(': ping\n\n').catch(() => controller.abort());
       }, heartbeatMs);
       try {
-        for await (const event of followSessionEvents(store, session.id, {
+        await streamSessionEvents(stream, {
+          store,
+          bus: manager.bus,
+          feeds,
+          sessionId: session.id,
           after,
-          signal: controller.signal,
-          ...(manager.bus ? { bus: manager.bus } : {}),
           ...(runId ? { runId } : {}),
           ...(types ? { types } : {}),
-        })) {
-          await stream.writeSSE({
-            id: String(event.sequence),
-            event: event.type,
-            data: JSON.stringify(event),
-          });
-        }
+          batchMs: sseBatchMs,
+          signal: controller.signal,
+        });
       } finally {
         clearInterval(heartbeat);
+        controller.abort();
+        openStreams.delete(controller);
       }
     });
   });
 
   app.get('/api/sessions/:sessionId/usage', async (context) => {
     const session = await requireSession(context.req.param('sessionId'));
-    return context.json({ sessionId: session.id, ...usageOf(await manager.listRuns(session.id)) });
+    return context.json({ sessionId: session.id, ...usageOfRuns(await manager.listRuns(session.id)) });
+  });
+
+  app.get('/api/usage', async (context) => {
+    const query = context.req.query();
+    const since = isoParam(query.since, 'since');
+    const until = isoParam(query.until, 'until');
+    return context.json(
+      await usageOfStore(store, {
+        ...(since === undefined ? {} : { since }),
+        ...(until === undefined ? {} : { until }),
+        ...(query.agentId ? { agentId: query.agentId } : {}),
+      }),
+    );
   });
 
   app.get('/api/runs/:runId/approvals', async (context) => {
@@ -458,6 +566,7 @@ export function createAsmHandler(options: AsmHandlerOptions): AsmHandler {
     fetch: (request) => Promise.resolve(app.fetch(request)),
     runtime,
     async close() {
+      for (const stream of openStreams) stream.abort();
       if (ownsRuntime) await runtime.close({ cancelInFlight: true });
     },
   };

@@ -20,6 +20,8 @@ export interface AsmServerOptions extends AsmHandlerOptions {
 export interface AsmServer {
   /** `http://host:port` */
   readonly url: string;
+  /** The dashboard's address (`{url}{basePath}/ui/`), or undefined with `dashboard: false`. */
+  readonly dashboardUrl: string | undefined;
   readonly handler: AsmHandler;
   /** Stops listening (open SSE streams are closed) and stops the session servers it started. */
   close(): Promise<void>;
@@ -27,7 +29,10 @@ export interface AsmServer {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
-/** Serves `createAsmHandler` on Node's http module through `@hono/node-server`. */
+/**
+ * Serves `createAsmHandler` on Node's http module through `@hono/node-server`, dashboard included
+ * (`server.dashboardUrl`; `dashboard: false` turns it off). `asm serve` is built on this.
+ */
 export async function createAsmServer(options: AsmServerOptions = {}): Promise<AsmServer> {
   const host = options.host ?? '127.0.0.1';
   if (!options.authorize && !LOOPBACK.has(host)) {
@@ -51,8 +56,16 @@ export async function createAsmServer(options: AsmServerOptions = {}): Promise<A
       ? `asm server listening on ${url}`
       : `asm server listening on ${url} (no authorize hook: loopback only)`,
   );
+  const dashboardUrl =
+    options.dashboard === false ? undefined : `${url}${(options.basePath ?? '/').replace(/\/$/, '')}/ui/`;
+  if (dashboardUrl) {
+    options.log?.(
+      `dashboard: ${dashboardUrl}${options.authorize ? ' (open it once with ?token=<token>)' : ''}`,
+    );
+  }
   return {
     url,
+    dashboardUrl,
     handler,
     async close() {
       await handler.close();

@@ -1,3 +1,5 @@
+export type { SqliteArtifactRegistry } from './artifact-registry.js';
+export { createSqliteArtifactRegistry } from './artifact-registry.js';
 export type {
   MaintenanceReport,
   RetentionPolicy,

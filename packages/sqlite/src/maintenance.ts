@@ -1,27 +1,33 @@
 /**
  * Retention and maintenance for a SQLite store (spec 2.5 and 11.5): soft delete of expired sessions,
  * hard delete after a grace period, pruning of long event logs (streamed deltas first, protected
- * types never), and a health check. Nothing runs on its own: call `execute` from your scheduler.
+ * types never), orphaned artifacts, and a health check. Nothing runs on its own: call
+ * `runMaintenance` from your scheduler.
  */
 import {
   AsmError,
+  type MaintenanceArtifacts,
   type MaintenanceReport,
   type ResolvedRetentionPolicy,
   type RetentionPolicy,
   resolveRetentionPolicy,
+  runMaintenanceSteps,
   type StoreMaintenance,
+  type StoreMaintenanceOptions,
+  sweepOrphanedArtifacts,
 } from '@asm/core';
 import { and, eq, isNotNull, isNull, lt, type SQL, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { createSqliteArtifactRegistry } from './artifact-registry.js';
 import { toStorageError } from './errors.js';
 import { createTables } from './schema.js';
 import type { SqliteSessionStore } from './sqlite-store.js';
 
-/** Options of `createSqliteMaintenance`. */
-export interface SqliteMaintenanceOptions {
-  /** The clock (for tests). Default `() => new Date()`. */
-  now?: () => Date;
-}
+/**
+ * Options of `createSqliteMaintenance`: the clock, and the artifact registry (with the blob store)
+ * to clean. Without `artifacts`, the store's own registry table is cleaned, rows only.
+ */
+export interface SqliteMaintenanceOptions extends StoreMaintenanceOptions {}
 
 /** Retention and health operations on one Sqlite store (core's `StoreMaintenance`). */
 export type SqliteMaintenance = StoreMaintenance;
@@ -31,7 +37,9 @@ const DAY_MS = 86_400_000;
 /**
  * Retention and maintenance over a store made by `createSqliteStore` (same connection, same table
  * prefix). Deleting a session here deletes its runs, events and sequence counter in one transaction.
- * Pruning deletes events but never the counter, so sequence numbers are not reused.
+ * Pruning deletes events but never the counter, so sequence numbers are not reused. Orphaned
+ * artifacts are those of sessions that no longer exist (hard-deleted ones included), and, when a blob
+ * store is given, registry rows whose blob is gone.
  */
 export function createSqliteMaintenance(
   store: SqliteSessionStore,
@@ -42,6 +50,9 @@ export function createSqliteMaintenance(
   const { sessions, runs, events, sessionSequences } = tables;
   const database = store.database;
   const db = drizzle({ client: database });
+  const artifacts: MaintenanceArtifacts = options.artifacts ?? {
+    registry: createSqliteArtifactRegistry(store),
+  };
 
   function ensureOpen(): void {
     if (store.closed || !database.open) {
@@ -187,30 +198,48 @@ export function createSqliteMaintenance(
     ).changes;
   }
 
+  /** Which of these session ids have no session row. */
+  async function missingSessions(ids: string[]): Promise<Set<string>> {
+    const found = guarded('cleanOrphanedArtifacts', () =>
+      db
+        .select({ id: sessions.id })
+        .from(sessions)
+        .where(sql`${sessions.id} in (select value from json_each(${JSON.stringify(ids)}))`)
+        .all(),
+    );
+    const present = new Set(found.map((row) => row.id));
+    return new Set(ids.filter((id) => !present.has(id)));
+  }
+
+  async function cleanArtifacts(policy: ResolvedRetentionPolicy): Promise<number> {
+    try {
+      return await sweepOrphanedArtifacts(artifacts, missingSessions, policy.batchSize);
+    } catch (error) {
+      if (AsmError.isInstance(error)) throw error;
+      throw new AsmError(
+        'maintenance_error',
+        `cleanOrphanedArtifacts failed: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
   return {
-    async execute(policy?: RetentionPolicy): Promise<MaintenanceReport> {
+    async runMaintenance(policy?: RetentionPolicy): Promise<MaintenanceReport> {
       ensureOpen();
       const resolved = resolveRetentionPolicy(policy);
-      const started = performance.now();
-      const errors: string[] = [];
-      const step = (name: string, body: () => number): number => {
-        try {
-          return body();
-        } catch (error) {
-          errors.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
-          return 0;
-        }
-      };
-      const report: MaintenanceReport = {
-        sessionsSoftDeleted: step('softDeleteExpiredSessions', () => softDelete(resolved)),
-        sessionsHardDeleted: step('hardDeleteExpiredSessions', () => hardDelete(resolved)),
-        eventsPruned: step('pruneSessionEvents', () => pruneAll(resolved)),
-        orphanedSequencesCleaned: step('cleanOrphanedSequences', cleanOrphanedSequences),
-        durationMs: 0,
-        errors,
-      };
-      report.durationMs = Math.round(performance.now() - started);
-      return report;
+      return runMaintenanceSteps({
+        softDeleteExpiredSessions: () => softDelete(resolved),
+        hardDeleteExpiredSessions: () => hardDelete(resolved),
+        pruneSessionEvents: () => pruneAll(resolved),
+        cleanOrphanedArtifacts: () => cleanArtifacts(resolved),
+        cleanOrphanedSequences,
+      });
+    },
+
+    async cleanOrphanedArtifacts(policy?: RetentionPolicy): Promise<number> {
+      ensureOpen();
+      return cleanArtifacts(resolveRetentionPolicy(policy));
     },
 
     async softDeleteExpiredSessions(policy?: RetentionPolicy): Promise<number> {

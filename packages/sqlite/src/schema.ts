@@ -18,7 +18,7 @@ import { index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-or
 /** The prefix the shipped migrations are written with. */
 export const DEFAULT_TABLE_PREFIX = 'asm_';
 
-/** Builds the four tables with their names prefixed by `prefix`. */
+/** Builds the tables with their names prefixed by `prefix`. */
 export function createTables(prefix: string) {
   const sessions = sqliteTable(
     `${prefix}sessions`,
@@ -103,7 +103,34 @@ export function createTables(prefix: string) {
     lastSequence: integer('last_sequence').notNull().default(0),
   });
 
-  return { sessions, runs, events, sessionSequences };
+  /**
+   * The artifact registry (0001_artifact_registry): one row per artifact key, with its size, SHA-256
+   * and where the blob lives. No foreign key, as in the reference library: a session's rows outlive
+   * it until maintenance removes them with their blobs.
+   */
+  const artifacts = sqliteTable(
+    `${prefix}artifacts`,
+    {
+      key: text('key').primaryKey(),
+      sessionId: text('session_id'),
+      runId: text('run_id'),
+      contentType: text('content_type'),
+      byteSize: integer('byte_size').notNull(),
+      checksumSha256: text('checksum_sha256').notNull(),
+      storageBackend: text('storage_backend').notNull(),
+      storageRef: text('storage_ref').notNull(),
+      metadata: text('metadata').notNull().default('{}'),
+      createdAt: text('created_at').notNull(),
+      updatedAt: text('updated_at').notNull(),
+    },
+    (table) => [
+      index(`${prefix}artifacts_created_idx`).on(table.createdAt, table.key),
+      index(`${prefix}artifacts_session_idx`).on(table.sessionId, table.createdAt, table.key),
+      index(`${prefix}artifacts_run_idx`).on(table.runId, table.createdAt, table.key),
+    ],
+  );
+
+  return { sessions, runs, events, sessionSequences, artifacts };
 }
 
 /** The tables of a store, as built by `createTables`. */
@@ -119,3 +146,5 @@ export const runs = defaultTables.runs;
 export const events = defaultTables.events;
 /** `asm_session_sequences` (default prefix). */
 export const sessionSequences = defaultTables.sessionSequences;
+/** `asm_artifacts` (default prefix): the artifact registry. */
+export const artifacts = defaultTables.artifacts;

@@ -445,34 +445,60 @@ function buildStore(
     },
   );
 
-  /** Appends a batch (all or nothing); `fresh` collects the newly stored events. */
+  /**
+   * Appends a batch (all or nothing); `fresh` collects the newly stored events. An id stored before,
+   * or earlier in the same batch, inserts nothing (`ON CONFLICT DO NOTHING`): it is answered with the
+   * stored event (the same object for a repeat inside the batch). So the hot path keeps no id map
+   * until a first duplicate shows up, and no sequence map for a one-session batch.
+   */
   const appendMany = database.transaction(
     (batch: PreparedEvent[], fresh: StoredEvent[] | undefined): StoredEvent[] => {
       const result: StoredEvent[] = new Array(batch.length);
-      const firstIndexOfId = new Map<string, number>();
-      const counters = new Map<string, number>();
+      let sessionId = '';
+      let last = 0;
+      /** The last sequences of the other sessions of a mixed batch. */
+      let others: Map<string, number> | undefined;
+      /** The events of this batch by id, built at the first duplicate. */
+      let byId: Map<string, StoredEvent> | undefined;
       for (let index = 0; index < batch.length; index++) {
         const prepared = batch[index]!;
         const event = prepared.event;
-        const seen = firstIndexOfId.get(event.id);
-        if (seen !== undefined) {
-          result[index] = result[seen]!;
-          continue;
+        if (event.sessionId !== sessionId) {
+          if (index > 0) {
+            others ??= new Map();
+            others.set(sessionId, last);
+          }
+          sessionId = event.sessionId;
+          last = others?.get(sessionId) ?? currentSequence(sessionId);
         }
-        firstIndexOfId.set(event.id, index);
-        const sessionId = event.sessionId;
-        const last = counters.get(sessionId) ?? currentSequence(sessionId);
         if (insert(prepared, last + 1)) {
-          counters.set(sessionId, last + 1);
-          const stored = storedOf(prepared, last + 1);
+          last += 1;
+          const stored = storedOf(prepared, last);
           result[index] = stored;
           fresh?.push(stored);
-        } else {
-          counters.set(sessionId, last);
-          result[index] = storedDuplicate(event);
+          byId?.set(event.id, stored);
+          continue;
+        }
+        if (byId === undefined) {
+          byId = new Map();
+          for (let earlier = index - 1; earlier >= 0; earlier--)
+            byId.set(result[earlier]!.id, result[earlier]!);
+        }
+        let duplicate = byId.get(event.id);
+        if (duplicate === undefined) {
+          duplicate = storedDuplicate(event);
+          byId.set(event.id, duplicate);
+        } else if (duplicate.sessionId !== event.sessionId) {
+          throw idInOtherSession(event.id, duplicate.sessionId);
+        }
+        result[index] = duplicate;
+      }
+      if (batch.length > 0) updateCounter.run(last, sessionId);
+      if (others !== undefined) {
+        for (const [otherSessionId, otherLast] of others) {
+          if (otherSessionId !== sessionId) updateCounter.run(otherLast, otherSessionId);
         }
       }
-      for (const [sessionId, last] of counters) updateCounter.run(last, sessionId);
       return result;
     },
   );

@@ -14,7 +14,10 @@ afterAll(() => folder.remove());
 let counter = 0;
 const freshPath = (): string => join(folder.path, `db-${++counter}.db`);
 
-/** A copy of the shipped migrations plus one more (`0001_test_extra`), as a newer release would ship. */
+/** The tag of the extra migration `newerMigrationsFolder` adds after the shipped ones. */
+const EXTRA_TAG = '9999_test_extra';
+
+/** A copy of the shipped migrations plus one more (`EXTRA_TAG`), as a newer release would ship. */
 function newerMigrationsFolder(): string {
   const target = join(folder.path, `migrations-${++counter}`);
   cpSync(SQLITE_MIGRATIONS_FOLDER, target, { recursive: true });
@@ -23,10 +26,10 @@ function newerMigrationsFolder(): string {
     entries: Array<{ idx: number; version: string; when: number; tag: string; breakpoints: boolean }>;
   };
   const last = journal.entries[journal.entries.length - 1]!;
-  journal.entries.push({ ...last, idx: last.idx + 1, when: last.when + 1, tag: '0001_test_extra' });
+  journal.entries.push({ ...last, idx: last.idx + 1, when: last.when + 1, tag: EXTRA_TAG });
   writeFileSync(journalPath, JSON.stringify(journal));
   writeFileSync(
-    join(target, '0001_test_extra.sql'),
+    join(target, `${EXTRA_TAG}.sql`),
     'CREATE TABLE `asm_test_extra` (`id` text PRIMARY KEY NOT NULL, `session_id` text);\n' +
       '--> statement-breakpoint\n' +
       'CREATE INDEX `asm_test_extra_session_idx` ON `asm_test_extra` (`session_id`);\n' +
@@ -114,7 +117,7 @@ describe('migrations', () => {
       const upgraded = createSqliteStore({ path, tablePrefix, migrationsFolder: newerMigrationsFolder() });
       expect(
         upgraded.database.prepare(`SELECT tag FROM ${tablePrefix}migrations ORDER BY tag`).pluck().all(),
-      ).toEqual(['0000_initial', '0001_test_extra']);
+      ).toEqual([...loadMigrations().map((migration) => migration.tag), EXTRA_TAG]);
       expect(tableNames(path)).toEqual(
         expect.arrayContaining([`${tablePrefix}test_extra`, `${tablePrefix}test_extra_session_idx`]),
       );
@@ -138,7 +141,7 @@ describe('migrations', () => {
     await newer.close();
 
     const error = await expectAsmError(() => createSqliteStore({ path }), 'migration_required');
-    expect(error.details).toMatchObject({ unknownMigrations: ['0001_test_extra'] });
+    expect(error.details).toMatchObject({ unknownMigrations: [EXTRA_TAG] });
     expect(error.retryable).toBe(false);
 
     const raw = new Database(path, { readonly: true });

@@ -115,7 +115,13 @@ describe('createSqliteStore - opening', () => {
 
   it('exports drizzle tables that match the prefix', () => {
     const tables = createTables('x_');
-    expect(Object.keys(tables).sort()).toEqual(['events', 'runs', 'sessionSequences', 'sessions']);
+    expect(Object.keys(tables).sort()).toEqual([
+      'artifacts',
+      'events',
+      'runs',
+      'sessionSequences',
+      'sessions',
+    ]);
   });
 });
 

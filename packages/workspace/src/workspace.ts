@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { type ArtifactStore, AsmError, type RunExtension } from '@asm/core';
+import { createHash, randomBytes } from 'node:crypto';
+import { type ArtifactStore, AsmError, type RunExtension, validateArtifactKey } from '@asm/core';
 import {
   detectBackend,
   diffGitSnapshots,
@@ -15,6 +15,16 @@ import {
 
 /** How to pick a backend: `auto` uses git inside a git work tree, hash elsewhere. */
 export type WorkspaceStrategy = 'auto' | WorkspaceBackend;
+
+/**
+ * Where a run's patch goes:
+ * - `auto`: patches larger than `inlinePatchMaxBytes` go to the artifact store (when there is one),
+ *   smaller ones stay inline in the `workspace_diff_computed` event;
+ * - `artifact`: every non-empty patch goes to the artifact store (the reference library's
+ *   behaviour); the event and the run metadata carry only `patchRef`, `patchBytes` and `patchSha256`;
+ * - `inline`: the artifact store is never used; patches up to `inlinePatchMaxBytes` stay inline.
+ */
+export type PatchStorage = 'auto' | 'artifact' | 'inline';
 
 /** Options of `takeSnapshot`. */
 export interface SnapshotOptions {
@@ -78,8 +88,19 @@ export interface WorkspaceOptions {
   capturePatch?: boolean;
   /** Patches larger than this are dropped (`patchTruncated`). Default `maxPatchBytes` (1 MiB). */
   maxPatchBytes?: number;
-  /** Where patches larger than `inlinePatchMaxBytes` go (the event then carries `patchRef`). */
+  /**
+   * Where patches are stored as artifacts (the event then carries `patchRef`); see `patchStorage`.
+   * The put options also carry `sessionId` and `runId`, so a store wrapped with
+   * `withArtifactRegistry` links the patch to its session.
+   */
   artifactStore?: ArtifactStore;
+  /** Which patches go to `artifactStore`. Default `auto`; `artifact` requires `artifactStore`. */
+  patchStorage?: PatchStorage;
+  /**
+   * Put in front of patch keys (`<prefix>patch_<from>_<to>_<32 hex>`), for example `'patches/'` to
+   * route patches to their own backend with `createCompositeArtifactStore`. Default `''`.
+   */
+  patchKeyPrefix?: string;
   /** Largest patch kept inline in the `workspace_diff_computed` event. Default 16 KiB. */
   inlinePatchMaxBytes?: number;
   /** Put the directory back as it was before the run when the run fails (git only). */
@@ -97,6 +118,25 @@ export interface WorkspaceOptions {
 export function createWorkspaceExtension(options: WorkspaceOptions): RunExtension {
   if (typeof options?.path !== 'string' || options.path === '') {
     throw new AsmError('validation_error', 'workspace path is required', { details: { field: 'path' } });
+  }
+  const patchStorage = options.patchStorage ?? 'auto';
+  if (patchStorage !== 'auto' && patchStorage !== 'artifact' && patchStorage !== 'inline') {
+    throw new AsmError('validation_error', "patchStorage must be 'auto', 'artifact' or 'inline'", {
+      details: { field: 'patchStorage' },
+    });
+  }
+  if (patchStorage === 'artifact' && !options.artifactStore) {
+    throw new AsmError('validation_error', "patchStorage 'artifact' needs an artifactStore", {
+      details: { field: 'artifactStore' },
+    });
+  }
+  const patchKeyPrefix = options.patchKeyPrefix ?? '';
+  try {
+    validateArtifactKey(`${patchKeyPrefix}patch`);
+  } catch {
+    throw new AsmError('validation_error', `Invalid patchKeyPrefix: ${JSON.stringify(patchKeyPrefix)}`, {
+      details: { field: 'patchKeyPrefix' },
+    });
   }
   const before = new Map<string, WorkspaceSnapshot>();
   const inlineMax = options.inlinePatchMaxBytes ?? 16_384;
@@ -137,14 +177,25 @@ export function createWorkspaceExtension(options: WorkspaceOptions): RunExtensio
         ...(options.maxPatchBytes === undefined ? {} : { maxPatchBytes: options.maxPatchBytes }),
       });
       let patchRef: string | undefined;
-      if (
+      let patchSha256: string | undefined;
+      const patchSize = diff.patch === undefined ? 0 : Buffer.byteLength(diff.patch, 'utf8');
+      const toArtifact =
         diff.patch !== undefined &&
-        options.artifactStore &&
-        Buffer.byteLength(diff.patch, 'utf8') > inlineMax
-      ) {
-        patchRef = `patch_${start.ref.slice(0, 12)}_${end.ref.slice(0, 12)}_${randomBytes(16).toString('hex')}`;
+        patchSize > 0 &&
+        options.artifactStore !== undefined &&
+        (patchStorage === 'artifact' || (patchStorage === 'auto' && patchSize > inlineMax));
+      if (toArtifact && diff.patch !== undefined && options.artifactStore) {
+        patchRef = `${patchKeyPrefix}patch_${start.ref.slice(0, 12)}_${end.ref.slice(0, 12)}_${randomBytes(16).toString('hex')}`;
+        patchSha256 = createHash('sha256').update(diff.patch, 'utf8').digest('hex');
+        // Extra fields for stores that keep a registry (`withArtifactRegistry`); plain stores ignore them.
+        const putOptions = {
+          contentType: 'text/x-diff',
+          sessionId: context.session.id,
+          runId: context.run.id,
+          metadata: { kind: 'workspace_patch', fromRef: diff.fromRef, toRef: diff.toRef },
+        };
         try {
-          await options.artifactStore.put(patchRef, diff.patch, { contentType: 'text/x-diff' });
+          await options.artifactStore.put(patchRef, diff.patch, putOptions);
         } catch (error) {
           throw AsmError.from(
             error,
@@ -154,11 +205,7 @@ export function createWorkspaceExtension(options: WorkspaceOptions): RunExtensio
         }
       }
       const inlinePatch =
-        patchRef === undefined &&
-        diff.patch !== undefined &&
-        Buffer.byteLength(diff.patch, 'utf8') <= inlineMax
-          ? diff.patch
-          : undefined;
+        patchRef === undefined && diff.patch !== undefined && patchSize <= inlineMax ? diff.patch : undefined;
       context.emit({
         type: 'workspace_diff_computed',
         data: {
@@ -173,6 +220,7 @@ export function createWorkspaceExtension(options: WorkspaceOptions): RunExtensio
           ...(inlinePatch === undefined ? {} : { patch: inlinePatch }),
           ...(patchRef === undefined ? {} : { patchRef }),
           ...(diff.patchBytes === undefined ? {} : { patchBytes: diff.patchBytes }),
+          ...(patchSha256 === undefined ? {} : { patchSha256 }),
           ...(diff.patchTruncated ? { patchTruncated: true } : {}),
         },
       });
@@ -191,6 +239,7 @@ export function createWorkspaceExtension(options: WorkspaceOptions): RunExtensio
               changedPaths: diff.changedPaths,
               ...(patchRef === undefined ? {} : { patchRef }),
               ...(diff.patchBytes === undefined ? {} : { patchBytes: diff.patchBytes }),
+              ...(patchSha256 === undefined ? {} : { patchSha256 }),
             },
             ...(rolledBack ? { rolledBack: true, ...rolledBack } : {}),
           },

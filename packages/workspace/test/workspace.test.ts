@@ -1,9 +1,12 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  type ArtifactStore,
   AsmError,
+  createCompositeArtifactStore,
   createInMemoryArtifactStore,
   createInMemoryStore,
   createSessionManager,
@@ -258,6 +261,158 @@ describe('createWorkspaceExtension', () => {
     expect((error as AsmError).code).toBe('validation_error');
     expect(provider.calls).toHaveLength(0);
     await store.close();
+  });
+});
+
+describe('createWorkspaceExtension - patches as artifacts', () => {
+  const decode = (bytes: Uint8Array | undefined) => new TextDecoder().decode(bytes);
+  const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+  /** An artifact store that records the options of every put. */
+  function recording(inner: ArtifactStore) {
+    const puts: { key: string; options: unknown }[] = [];
+    const store: ArtifactStore = {
+      ...inner,
+      async put(key, data, options) {
+        puts.push({ key, options });
+        await inner.put(key, data, options);
+      },
+    };
+    return { store, puts };
+  }
+
+  async function runEditing(dir: string, workspace: ReturnType<typeof createWorkspaceExtension>) {
+    const store = createInMemoryStore();
+    const manager = createSessionManager({ store, provider: editingProvider(dir) });
+    const result = await manager.runOnce('edit', { workspace });
+    const [diffEvent] = await store.getEvents(result.sessionId, { types: ['workspace_diff_computed'] });
+    await store.close();
+    return { result, diff: diffEvent?.data as Record<string, unknown> };
+  }
+
+  it("patchStorage 'artifact' stores even a small patch (in memory) and references it in the event and run metadata", async () => {
+    const dir = repo();
+    const artifacts = recording(createInMemoryArtifactStore());
+    const { result, diff } = await runEditing(
+      dir,
+      createWorkspaceExtension({ path: dir, artifactStore: artifacts.store, patchStorage: 'artifact' }),
+    );
+    expect(diff.patch).toBeUndefined();
+    expect(diff.hasPatch).toBe(true);
+    const patchRef = diff.patchRef as string;
+    expect(patchRef).toMatch(/^patch_[0-9a-f]{12}_[0-9a-f]{12}_[0-9a-f]{32}$/);
+    const patch = decode(await artifacts.store.get(patchRef));
+    expect(patch).toContain('+fresh');
+    expect(diff.patchSha256).toBe(sha256(patch));
+    expect(diff.patchBytes).toBe(Buffer.byteLength(patch));
+    expect(result.metadata.workspace).toMatchObject({
+      diff: { patchRef, patchSha256: diff.patchSha256, patchBytes: diff.patchBytes },
+    });
+    expect(artifacts.puts).toEqual([
+      {
+        key: patchRef,
+        options: {
+          contentType: 'text/x-diff',
+          sessionId: result.sessionId,
+          runId: result.runId,
+          metadata: { kind: 'workspace_patch', fromRef: expect.any(String), toRef: expect.any(String) },
+        },
+      },
+    ]);
+  });
+
+  it('stores patches on the filesystem under patchKeyPrefix, routed there by a composite store', async () => {
+    const dir = repo();
+    const root = join(scratch, `patch-artifacts-${++counter}`);
+    const files = createFileArtifactStore({ root });
+    const memory = createInMemoryArtifactStore();
+    const artifacts = createCompositeArtifactStore({
+      primary: memory,
+      routes: [{ prefix: 'patches/', store: files }],
+    });
+    const { diff } = await runEditing(
+      dir,
+      createWorkspaceExtension({
+        path: dir,
+        artifactStore: artifacts,
+        patchStorage: 'artifact',
+        patchKeyPrefix: 'patches/',
+      }),
+    );
+    const patchRef = diff.patchRef as string;
+    expect(patchRef.startsWith('patches/patch_')).toBe(true);
+    const onDisk = readFileSync(join(root, patchRef), 'utf8');
+    expect(onDisk).toContain('+TWO');
+    expect(diff.patchSha256).toBe(sha256(onDisk));
+    expect(await memory.get(patchRef)).toBeUndefined();
+    expect(decode(await artifacts.get(patchRef))).toBe(onDisk);
+  });
+
+  it("patchStorage 'auto' keeps a small patch inline and 'inline' never writes artifacts", async () => {
+    const small = repo();
+    const autoStore = recording(createInMemoryArtifactStore());
+    const auto = await runEditing(
+      small,
+      createWorkspaceExtension({ path: small, artifactStore: autoStore.store }),
+    );
+    expect(auto.diff.patch).toContain('+fresh');
+    expect(auto.diff.patchRef).toBeUndefined();
+    expect(autoStore.puts).toEqual([]);
+
+    const big = repo();
+    const inlineStore = recording(createInMemoryArtifactStore());
+    const inline = await runEditing(
+      big,
+      createWorkspaceExtension({
+        path: big,
+        artifactStore: inlineStore.store,
+        patchStorage: 'inline',
+        inlinePatchMaxBytes: 10,
+      }),
+    );
+    expect(inlineStore.puts).toEqual([]);
+    expect(inline.diff).toMatchObject({ hasPatch: true });
+    expect(inline.diff.patch).toBeUndefined(); // too big to stay inline, and not stored
+    expect(inline.diff.patchRef).toBeUndefined();
+  });
+
+  it('a failed patch upload fails the run with the artifact store error', async () => {
+    const dir = repo();
+    const broken: ArtifactStore = {
+      ...createInMemoryArtifactStore(),
+      async put() {
+        throw new AsmError('storage_connection_failed', 'artifact backend down');
+      },
+    };
+    const store = createInMemoryStore();
+    const manager = createSessionManager({ store, provider: editingProvider(dir) });
+    const error = await manager
+      .runOnce('edit', {
+        workspace: createWorkspaceExtension({ path: dir, artifactStore: broken, patchStorage: 'artifact' }),
+      })
+      .catch((caught: unknown) => caught);
+    expect(AsmError.isInstance(error) && error.code).toBe('storage_connection_failed');
+    const run = await manager.getRun((error as AsmError).details.runId as string);
+    expect(run?.status).toBe('failed');
+    await store.close();
+  });
+
+  it('checks the patch options eagerly', () => {
+    const field = (options: Record<string, unknown>) => {
+      try {
+        createWorkspaceExtension({ path: '/tmp', ...options });
+        return undefined;
+      } catch (error) {
+        return AsmError.isInstance(error) && error.code === 'validation_error' ? error.details.field : error;
+      }
+    };
+    expect(field({ patchStorage: 'artifact' })).toBe('artifactStore');
+    expect(field({ patchStorage: 'sometimes' })).toBe('patchStorage');
+    expect(field({ patchKeyPrefix: '../up/' })).toBe('patchKeyPrefix');
+    expect(field({ patchKeyPrefix: '/abs/' })).toBe('patchKeyPrefix');
+    expect(
+      field({ patchKeyPrefix: 'runs/2026/', artifactStore: createInMemoryArtifactStore() }),
+    ).toBeUndefined();
   });
 });
 

@@ -8,4 +8,9 @@ export interface ArtifactStore {
   put(key: string, data: Uint8Array | string, options?: { contentType?: string }): Promise<void>;
   get(key: string): Promise<Uint8Array | undefined>;
   delete(key: string): Promise<void>;
+  /**
+   * Optional: whether a blob is stored under `key`, without reading it. Maintenance uses it to find
+   * registry rows whose blob is gone; a store without it is probed with `get`.
+   */
+  has?(key: string): Promise<boolean>;
 }

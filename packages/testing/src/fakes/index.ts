@@ -39,4 +39,14 @@ export {
   FAKE_RESPONSES_SCENARIOS,
   fakeResponsesLastUserText,
 } from './responses-server.js';
+export type {
+  FakeS3Fault,
+  FakeS3FaultRule,
+  FakeS3Object,
+  FakeS3Operation,
+  FakeS3Request,
+  FakeS3Server,
+  FakeS3ServerOptions,
+} from './s3-server.js';
+export { createFakeS3Server, FAKE_S3_CREDENTIALS, FAKE_S3_FAULTS } from './s3-server.js';
 export { SECRET_SAMPLES } from './secret-samples.js';

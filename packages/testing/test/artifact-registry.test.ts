@@ -1,0 +1,4 @@
+import { createInMemoryArtifactRegistry } from '@asm/core';
+import { testArtifactRegistry } from '../src/index.js';
+
+testArtifactRegistry({ name: 'in-memory', create: () => createInMemoryArtifactRegistry() });
