@@ -6,7 +6,7 @@ import {
   type ProviderErrorKind,
 } from '@asm/core';
 import type { ClaudeAgentApiFailure } from './agent-event-mapper.js';
-import { mapAnthropicErrorType } from './claude-errors.js';
+import { kindForStatus, mapAnthropicErrorType } from './claude-errors.js';
 
 /**
  * The assistant message's `error` (`SDKAssistantMessageError` of the SDK) → code and kind, for a
@@ -34,14 +34,6 @@ export function mapClaudeAgentAssistantError(error: string | undefined): {
     default:
       return { code: 'provider_error', kind: error ? 'api_error' : 'unknown' };
   }
-}
-
-function kindForStatus(status: number): ProviderErrorKind {
-  if (status === 401 || status === 403) return 'authentication';
-  if (status === 429) return 'rate_limit';
-  if (status === 529) return 'overloaded';
-  if (status === 408 || status === 504) return 'timeout';
-  return 'http_error';
 }
 
 /**

@@ -45,8 +45,8 @@ export function mapAnthropicErrorType(type: string | null | undefined): {
   }
 }
 
-/** HTTP status → kind: 401/403 authentication, 429 rate limit, 529 overloaded, anything else an HTTP error. */
-function kindForStatus(status: number): ProviderErrorKind {
+/** @internal HTTP status → kind: 401/403 authentication, 429 rate limit, 529 overloaded, 408/504 timeout, anything else an HTTP error. */
+export function kindForStatus(status: number): ProviderErrorKind {
   if (status === 401 || status === 403) return 'authentication';
   if (status === 429) return 'rate_limit';
   if (status === 529) return 'overloaded';

@@ -5,9 +5,11 @@ import {
   createSessionManager,
   type EventBus,
   type ProviderAdapter,
+  type Run,
   type SessionManager,
   type SessionManagerOptions,
   type SessionStore,
+  supportsSessionQuery,
 } from '@asm/core';
 import { defaultInstanceId, type MultiInstanceOptions, resolveMultiInstance } from './coordination.js';
 import { failInterruptedRun, LEASE_HOLDER_LOST_MESSAGE, PROCESS_STOPPED_MESSAGE } from './recovery.js';
@@ -133,9 +135,7 @@ export class SessionRuntime {
     const lease = this.options.lease;
     const recovered: string[] = [];
     const skipped: string[] = [];
-    for (const session of await store.listSessions()) {
-      const running = await store.listRuns(session.id, { status: 'running' });
-      if (running.length === 0) continue;
+    for (const [sessionId, running] of await runningRunsBySession(store)) {
       if (lease === undefined || this.instanceId === undefined) {
         for (const run of running) {
           await failInterruptedRun(store, this.options.bus, run, { message: PROCESS_STOPPED_MESSAGE });
@@ -143,16 +143,16 @@ export class SessionRuntime {
         }
         continue;
       }
-      const server = this.servers.get(session.id);
+      const server = this.servers.get(sessionId);
       const held = server?.isLeaseHolder
         ? undefined
-        : await lease.acquire(session.id, this.instanceId, this.leaseTtlMs());
+        : await lease.acquire(sessionId, this.instanceId, this.leaseTtlMs());
       if (held === undefined) {
-        skipped.push(session.id);
+        skipped.push(sessionId);
         continue;
       }
       try {
-        for (const run of await store.listRuns(session.id, { status: 'running' })) {
+        for (const run of await store.listRuns(sessionId, { status: 'running' })) {
           await failInterruptedRun(store, this.options.bus, run, {
             message: LEASE_HOLDER_LOST_MESSAGE,
             details: { reason: 'lease_holder_lost', recoveredBy: this.instanceId, leaseToken: held.token },
@@ -160,7 +160,7 @@ export class SessionRuntime {
           recovered.push(run.id);
         }
       } finally {
-        await lease.release(session.id, this.instanceId).catch(() => false);
+        await lease.release(sessionId, this.instanceId).catch(() => false);
       }
     }
     return lease === undefined
@@ -215,4 +215,30 @@ export class SessionRuntime {
 /** Creates a runtime of session servers over one store and provider (see `SessionRuntimeOptions`). */
 export function createSessionRuntime(options: SessionRuntimeOptions): SessionRuntime {
   return new SessionRuntime({ ...options, bus: options.bus ?? createInMemoryEventBus() });
+}
+
+/**
+ * The runs left `running`, by session. A store with `SessionQuery` answers in one paged search
+ * across sessions; any other store is asked session by session.
+ */
+async function runningRunsBySession(store: SessionStore): Promise<Map<string, Run[]>> {
+  const bySession = new Map<string, Run[]>();
+  if (supportsSessionQuery(store)) {
+    let cursor: string | undefined;
+    do {
+      const page = await store.searchRuns({ status: 'running', limit: 1_000, ...(cursor ? { cursor } : {}) });
+      for (const run of page.items) {
+        const runs = bySession.get(run.sessionId);
+        if (runs) runs.push(run);
+        else bySession.set(run.sessionId, [run]);
+      }
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    return bySession;
+  }
+  for (const session of await store.listSessions()) {
+    const running = await store.listRuns(session.id, { status: 'running' });
+    if (running.length > 0) bySession.set(session.id, running);
+  }
+  return bySession;
 }

@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readBody, writeSseStream } from './http-helpers.js';
+import { createResponseBook } from './response-book.js';
 
 /**
  * A fake Anthropic Messages API on 127.0.0.1 for hermetic tests of anything built on
@@ -520,33 +521,16 @@ export async function createFakeAnthropicServer(
   options: FakeAnthropicServerOptions = {},
 ): Promise<FakeAnthropicServer> {
   const requests: FakeAnthropicRequest[] = [];
-  const queue: Entry[] = [];
-  const scripts = new Map<string, Entry[]>();
-  let scriptCounter = 0;
   let requestCounter = 0;
   const scenarios: Record<string, Entry> = { ...FAKE_ANTHROPIC_SCENARIOS, ...(options.scenarios ?? {}) };
   const defaultScenario = options.defaultScenario ?? 'text';
 
-  const resolveEntry = (request: FakeAnthropicRequest): FakeAnthropicResponse => {
-    const queued = queue.shift();
-    const apply = (entry: Entry) => (typeof entry === 'function' ? entry(request) : entry);
-    if (queued !== undefined) return apply(queued);
-    const model = request.body.model ?? '';
-    if (model.startsWith('script:')) {
-      const script = scripts.get(model.slice('script:'.length));
-      const next = script?.shift();
-      if (next === undefined) {
-        return { kind: 'http_error', status: 400, message: `Fake script ${model} is unknown or exhausted` };
-      }
-      return apply(next);
-    }
-    const name = model.startsWith('scenario:') ? model.slice('scenario:'.length) : defaultScenario;
-    const entry = scenarios[name] ?? deltasScenario(name);
-    if (entry === undefined) {
-      return { kind: 'http_error', status: 400, message: `Unknown fake scenario: ${name}` };
-    }
-    return apply(entry);
-  };
+  const book = createResponseBook<FakeAnthropicRequest, FakeAnthropicResponse>({
+    scenarios,
+    defaultScenario,
+    madeUp: deltasScenario,
+    badRequest: (message) => ({ kind: 'http_error', status: 400, message }),
+  });
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const index = ++requestCounter;
@@ -580,7 +564,7 @@ export async function createFakeAnthropicServer(
       return;
     }
 
-    const response = resolveEntry(request);
+    const response = book.resolve(request, request.body.model ?? '');
     if (response.kind === 'stall') return; // the socket stays open until the client or close() ends it
     if (response.kind === 'http_error') {
       const type = response.errorType ?? ERROR_TYPES[response.status] ?? 'api_error';
@@ -638,18 +622,15 @@ export async function createFakeAnthropicServer(
     port,
     requests,
     script(responses) {
-      const id = `s${++scriptCounter}`;
-      scripts.set(id, [...responses]);
-      return `script:${id}`;
+      return book.script(responses);
     },
     enqueue(...responses) {
-      queue.push(...responses);
+      book.enqueue(responses);
     },
     reset() {
       requestCounter = 0;
       requests.length = 0;
-      queue.length = 0;
-      scripts.clear();
+      book.reset();
     },
     close() {
       return new Promise<void>((resolve) => {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readBody, writeSseStream } from './http-helpers.js';
+import { createResponseBook } from './response-book.js';
 
 /**
  * A fake OpenAI Responses API on 127.0.0.1 for hermetic tests of anything that speaks it: the
@@ -624,9 +625,6 @@ export async function createFakeResponsesServer(
   options: FakeResponsesServerOptions = {},
 ): Promise<FakeResponsesServer> {
   const requests: FakeResponsesRequest[] = [];
-  const queue: Entry[] = [];
-  const scripts = new Map<string, Entry[]>();
-  let scriptCounter = 0;
   let requestCounter = 0;
   const scenarios: Record<string, Entry> = {
     ...FAKE_RESPONSES_SCENARIOS,
@@ -635,27 +633,13 @@ export async function createFakeResponsesServer(
   };
   const defaultScenario = options.defaultScenario ?? 'text';
 
-  const resolveEntry = (request: FakeResponsesRequest): FakeResponsesResponse => {
-    const queued = queue.shift();
-    const apply = (entry: Entry) => (typeof entry === 'function' ? entry(request) : entry);
-    if (queued !== undefined) return apply(queued);
-    const model = request.body.model ?? '';
-    if (model.startsWith('script:')) {
-      const script = scripts.get(model.slice('script:'.length));
-      const next = script?.shift();
-      if (next === undefined) {
-        return { kind: 'http_error', status: 400, message: `Fake script ${model} is unknown or exhausted` };
-      }
-      return apply(next);
-    }
-    const named = model.startsWith('scenario:') ? model.slice('scenario:'.length) : undefined;
-    const name = named ?? (Object.hasOwn(scenarios, model) ? model : defaultScenario);
-    const entry = (Object.hasOwn(scenarios, name) ? scenarios[name] : undefined) ?? deltasScenario(name);
-    if (entry === undefined) {
-      return { kind: 'http_error', status: 400, message: `Unknown fake scenario: ${name}` };
-    }
-    return apply(entry);
-  };
+  const book = createResponseBook<FakeResponsesRequest, FakeResponsesResponse>({
+    scenarios,
+    defaultScenario,
+    madeUp: deltasScenario,
+    bareScenarioNames: true,
+    badRequest: (message) => ({ kind: 'http_error', status: 400, message }),
+  });
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const index = ++requestCounter;
@@ -695,7 +679,7 @@ export async function createFakeResponsesServer(
       return;
     }
 
-    const response = resolveEntry(request);
+    const response = book.resolve(request, request.body.model ?? '');
     if (response.kind === 'stall') return; // the socket stays open until the client or close() ends it
     if (response.kind === 'http_error') {
       res.writeHead(response.status, {
@@ -757,17 +741,14 @@ export async function createFakeResponsesServer(
     port,
     requests,
     script(responses) {
-      const id = `s${++scriptCounter}`;
-      scripts.set(id, [...responses]);
-      return `script:${id}`;
+      return book.script(responses);
     },
     enqueue(...responses) {
-      queue.push(...responses);
+      book.enqueue(responses);
     },
     reset() {
       requests.length = 0;
-      queue.length = 0;
-      scripts.clear();
+      book.reset();
     },
     close() {
       return new Promise<void>((resolve) => {
