@@ -5,7 +5,8 @@
  *   the text;
  * - candidate: `manager.runOnce(...)` with `createClaudeProvider` (one `message_streamed` event per
  *   delta, persisted in order) into the in-memory store (target <= 1.2x) and into `@asm/sqlite` on a
- *   WAL file, a fresh one per round, opened and migrated before the timing (target <= 1.5x);
+ *   WAL file, a fresh one per round, opened and migrated before the timing (target <= 1.5x), with
+ *   event appends on the writer thread (the default) and inline;
  * - and, to separate the adapter's own cost from the manager's and the store's, the adapter's
  *   `execute` alone with a bare `emit` (target <= 1.1x).
  */
@@ -61,11 +62,65 @@ export async function benchClaude(): Promise<BenchRecord[]> {
     }
     if (close) await store.close();
   };
-  // A fresh SQLite file per round, opened and migrated before the timing starts (3 warm-up + 10 rounds).
+  // A fresh SQLite file per round, opened and migrated before the timing starts (3 warm-up + 10 rounds),
+  // with event appends on the writer thread (the default) and, for comparison, inline.
   const sqliteStores = Array.from({ length: 13 }, (_, index) =>
     createSqliteStore({ path: join(folder, `claude-${index}.db`) }),
   );
+  const inlineStores = Array.from({ length: 13 }, (_, index) =>
+    createSqliteStore({ path: join(folder, `claude-inline-${index}.db`), writer: 'inline' }),
+  );
   let nextSqlite = 0;
+  let nextInline = 0;
+
+  // The floor of any SQLite store on this machine: the raw SDK reads the stream, collecting each delta
+  // as a row, and better-sqlite3 alone inserts the rows into the same schema in batches of 500 (one
+  // transaction each, as the manager's writer does), with no session manager, checks or JSON work.
+  const floorStores = Array.from({ length: 13 }, (_, index) =>
+    createSqliteStore({ path: join(folder, `floor-${index}.db`), writer: 'inline' }),
+  );
+  let nextFloor = 0;
+  const rawSdkPlusDriver = async (): Promise<void> => {
+    const store = floorStores[nextFloor++ % floorStores.length]!;
+    const session = createSession({ agentId: 'bench' });
+    await store.saveSession(session);
+    const insert = store.database.prepare(
+      'INSERT INTO asm_events (id, session_id, sequence, type, timestamp, run_id, data, metadata, schema_version, provider) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    const insertBatch = store.database.transaction((rows: unknown[][]) => {
+      for (const row of rows) insert.run(row);
+    });
+    const stream = await client.messages.create({
+      model: MODEL,
+      max_tokens: 8192,
+      messages: [{ role: 'user', content: PROMPT }],
+      stream: true,
+    });
+    let rows: unknown[][] = [];
+    let sequence = 0;
+    for await (const event of stream) {
+      if (event.type !== 'content_block_delta' || event.delta.type !== 'text_delta') continue;
+      sequence++;
+      rows.push([
+        `evt_${sequence.toString(16).padStart(32, '0')}`,
+        session.id,
+        sequence,
+        'message_streamed',
+        new Date().toISOString(),
+        null,
+        JSON.stringify({ kind: 'text', delta: event.delta.text }),
+        '{}',
+        1,
+        'claude',
+      ]);
+      if (rows.length === 500) {
+        insertBatch.immediate(rows);
+        rows = [];
+      }
+    }
+    if (rows.length > 0) insertBatch.immediate(rows);
+    if (sequence !== DELTAS) throw new Error('the floor read an incomplete stream');
+  };
 
   const adapterAlone = async (): Promise<void> => {
     const session = { ...createSession({ agentId: 'bench' }), status: 'active' as const };
@@ -113,9 +168,27 @@ export async function benchClaude(): Promise<BenchRecord[]> {
         target: 1.5,
       }),
     );
+    records.push(
+      await compareTimes({
+        name: 'floor: raw SDK + raw better-sqlite3 inserts (no ASM) vs raw SDK, 5k deltas',
+        baseline: rawSdk,
+        candidate: rawSdkPlusDriver,
+        rounds: 10,
+        target: 1.5,
+      }),
+    );
+    records.push(
+      await compareTimes({
+        name: 'claude runOnce sqlite, inline writer, vs raw SDK, 5k deltas',
+        baseline: rawSdk,
+        candidate: () => throughManager(inlineStores[nextInline++ % inlineStores.length]!, false),
+        rounds: 10,
+        target: 1.5,
+      }),
+    );
     return records;
   } finally {
-    for (const store of sqliteStores) await store.close();
+    for (const store of [...sqliteStores, ...inlineStores, ...floorStores]) await store.close();
     await server.close();
     rmSync(folder, { recursive: true, force: true });
   }

@@ -47,6 +47,11 @@ export const DEFAULT_CONFIG = deepFreeze({
    * starts. Deltas then cost one store round trip per batch, at most this much later. 0: same tick.
    */
   eventWriteLingerMs: 2,
+  /**
+   * How many batches of a run may be in flight at once on a store that applies appends in call order
+   * (`SessionStore.orderedConcurrentAppends`); other stores always get one at a time.
+   */
+  eventWritePipelineDepth: 4,
 
   maxParallelSessions: 100,
   maxParallelRuns: 50,

@@ -18,6 +18,10 @@ export class EventWriter {
   private draining = false;
   private lingerTimer: ReturnType<typeof setTimeout> | undefined;
   private failure: AsmError | undefined;
+  /** Batches sent and not yet handed on (pipelined mode). */
+  private inFlight = 0;
+  /** Settles once the last batch sent has been handed on, after every batch sent before it. */
+  private delivered: Promise<void> = Promise.resolve();
 
   /**
    * @param lingerMs How long the first event after an idle period waits for company before the
@@ -25,6 +29,11 @@ export class EventWriter {
    * @param appendSync A synchronous append used instead of `store.appendEvents` (same contract:
    *   all or nothing, order kept, throws on failure). It spares a promise and a microtask per batch;
    *   the session manager passes one for stores that append in memory.
+   * @param pipelineDepth How many batches may be in flight at once (default 1). Above 1, only for
+   *   stores that apply appends in call order (`SessionStore.orderedConcurrentAppends`): a full batch
+   *   is sent as soon as it fills, so writing overlaps with the stream. Results are still handed to
+   *   `onStored` in order. After a failed batch, batches already sent may still be stored, but
+   *   nothing more is handed on.
    */
   constructor(
     private readonly store: SessionStore,
@@ -33,6 +42,7 @@ export class EventWriter {
     private readonly onFailure: (error: AsmError) => void,
     private readonly lingerMs = 0,
     private readonly appendSync?: (events: NewEvent[]) => StoredEvent[],
+    private readonly pipelineDepth = 1,
   ) {}
 
   /** The write error that stopped the queue, if any. */
@@ -44,6 +54,11 @@ export class EventWriter {
   enqueue(event: NewEvent): void {
     if (this.failure) return;
     this.pending.push(event);
+    if (this.pipelineDepth > 1 && this.pending.length - this.taken >= this.batchSize) {
+      // A full batch goes at once; with every slot taken, the next batch to settle sends it.
+      if (this.inFlight < this.pipelineDepth) this.dispatch();
+      return;
+    }
     if (!this.scheduled && !this.writing && !this.draining) {
       this.scheduled = true;
       if (this.lingerMs > 0) {
@@ -76,7 +91,14 @@ export class EventWriter {
   }
 
   private startWriting(): void {
-    if (this.writing || this.pending.length === this.taken || this.failure) return;
+    if (this.pending.length === this.taken || this.failure) return;
+    if (this.pipelineDepth > 1) {
+      while (this.pending.length > this.taken && this.inFlight < this.pipelineDepth && !this.failure) {
+        this.dispatch();
+      }
+      return;
+    }
+    if (this.writing) return;
     if (this.appendSync !== undefined) {
       this.drainSync(this.appendSync);
       return;
@@ -151,6 +173,54 @@ export class EventWriter {
     this.pending = [];
     this.taken = 0;
     this.onFailure(this.failure);
+  }
+
+  /** Pipelined mode: sends the next batch without waiting for the ones in flight. */
+  private dispatch(): void {
+    const batch = this.nextBatch();
+    this.inFlight++;
+    const observed = channels.storeCall.hasSubscribers;
+    const started = observed ? performance.now() : 0;
+    let appended: Promise<StoredEvent[]>;
+    try {
+      appended = this.store.appendEvents(batch);
+    } catch (error) {
+      appended = Promise.reject(error);
+    }
+    const previous = this.delivered;
+    const delivered = this.deliver(appended, previous, observed, started);
+    this.delivered = delivered;
+    this.writing = delivered;
+  }
+
+  private async deliver(
+    appended: Promise<StoredEvent[]>,
+    previous: Promise<void>,
+    observed: boolean,
+    started: number,
+  ): Promise<void> {
+    let stored: StoredEvent[] | undefined;
+    let error: unknown;
+    try {
+      stored = await appended;
+    } catch (caught) {
+      error = caught;
+    }
+    // Hand results on in the order the batches were sent.
+    await previous;
+    this.inFlight--;
+    if (!this.failure) {
+      if (stored === undefined) {
+        this.fail(error ?? new Error('appendEvents resolved without events'), observed, started);
+      } else {
+        if (observed) {
+          channels.storeCall.publish({ operation: 'appendEvents', durationMs: performance.now() - started });
+        }
+        this.onStored(stored);
+      }
+    }
+    if (this.inFlight === 0) this.writing = undefined;
+    if (this.pending.length > this.taken && !this.scheduled && !this.failure) this.startWriting();
   }
 
   private async drain(): Promise<void> {

@@ -620,6 +620,9 @@ export class SessionManager {
       (error) => abort(error),
       config.eventWriteLingerMs,
       ownedAppend === undefined ? undefined : (events) => ownedAppend(events, supplied),
+      ownedAppend === undefined && this.store.orderedConcurrentAppends === true
+        ? config.eventWritePipelineDepth
+        : 1,
     );
 
     const unredacted =

@@ -371,3 +371,102 @@ describe('EventWriter', () => {
     }, 2_000);
   });
 });
+
+/**
+ * A store that applies appends in call order (sequences are taken when the call is made) and resolves
+ * each call when the test says so, in any order.
+ */
+function orderedStore(options: { fail?: (callIndex: number) => unknown } = {}) {
+  const batches: NewEvent[][] = [];
+  const gates: Array<(outcome: 'resolve' | 'reject') => void> = [];
+  let sequence = 0;
+  const store = {
+    orderedConcurrentAppends: true,
+    appendEvents(events: NewEvent[]): Promise<StoredEvent[]> {
+      const index = batches.length;
+      batches.push([...events]);
+      const stored = events.map((event) => toStoredEvent(event, ++sequence));
+      return new Promise<StoredEvent[]>((resolve, reject) => {
+        gates.push(() => {
+          const failure = options.fail?.(index);
+          if (failure === undefined) resolve(stored);
+          else reject(failure);
+        });
+      });
+    },
+  };
+  return { store: store as unknown as SessionStore, batches, gates };
+}
+
+describe('EventWriter, pipelined (a store with ordered concurrent appends)', () => {
+  it('sends each batch as soon as it fills, up to the depth, without waiting for a tick', () => {
+    const fake = orderedStore();
+    const sink = collector();
+    const writer = new EventWriter(fake.store, 3, sink.onStored, sink.onFailure, 2, undefined, 2);
+    for (let i = 0; i < 11; i++) writer.enqueue(delta(i));
+    // Two full batches went out inside the enqueue calls; the third waits for a free slot.
+    expect(fake.batches.map((batch) => batch.length)).toEqual([3, 3]);
+    expect(sink.stored).toEqual([]);
+  });
+
+  it('hands batches on in the order they were sent, whichever settles first', async () => {
+    const fake = orderedStore();
+    const sink = collector();
+    const writer = new EventWriter(fake.store, 3, sink.onStored, sink.onFailure, 2, undefined, 4);
+    const events = Array.from({ length: 10 }, (_, i) => delta(i));
+    for (const event of events) writer.enqueue(event);
+    expect(fake.batches).toHaveLength(3);
+    fake.gates[2]!('resolve');
+    fake.gates[1]!('resolve');
+    await tick(1);
+    expect(sink.stored).toEqual([]);
+    fake.gates[0]!('resolve');
+    const flushing = writer.flush();
+    await vi.waitFor(() => expect(fake.batches).toHaveLength(4), WAIT);
+    fake.gates[3]!('resolve');
+    await flushing;
+    expect(fake.batches.flat().map((event) => event.id)).toEqual(events.map((event) => event.id));
+    expect(sink.stored.map((event) => event.id)).toEqual(events.map((event) => event.id));
+    expect(sink.stored.map((event) => event.sequence)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it('a slot that frees sends the next full batch; flush() waits for every batch in flight', async () => {
+    const fake = orderedStore();
+    const sink = collector();
+    const writer = new EventWriter(fake.store, 2, sink.onStored, sink.onFailure, 2, undefined, 2);
+    for (let i = 0; i < 8; i++) writer.enqueue(delta(i));
+    expect(fake.batches).toHaveLength(2);
+    let flushed = false;
+    const flushing = writer.flush().then(() => {
+      flushed = true;
+    });
+    fake.gates[0]!('resolve');
+    await vi.waitFor(() => expect(fake.batches).toHaveLength(3), WAIT);
+    for (let index = 1; index < 4; index++) {
+      await vi.waitFor(() => expect(fake.gates[index]).toBeDefined(), WAIT);
+      expect(flushed).toBe(false);
+      fake.gates[index]!('resolve');
+    }
+    await flushing;
+    expect(sink.stored).toHaveLength(8);
+  });
+
+  it('a failed batch is reported once; nothing after it is handed on', async () => {
+    const failure = new AsmError('storage_write_failed', 'disk full');
+    const fake = orderedStore({ fail: (index) => (index === 1 ? failure : undefined) });
+    const sink = collector();
+    const writer = new EventWriter(fake.store, 2, sink.onStored, sink.onFailure, 2, undefined, 4);
+    for (let i = 0; i < 6; i++) writer.enqueue(delta(i));
+    expect(fake.batches).toHaveLength(3);
+    const flushing = rejection(writer.flush());
+    fake.gates[2]!('resolve');
+    fake.gates[1]!('reject');
+    fake.gates[0]!('resolve');
+    expect(await flushing).toBe(failure);
+    expect(sink.failures).toEqual([failure]);
+    expect(sink.stored.map((event) => event.sequence)).toEqual([1, 2]);
+    writer.enqueue(delta(99));
+    await tick(5);
+    expect(fake.batches).toHaveLength(3);
+  });
+});

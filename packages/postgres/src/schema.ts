@@ -54,6 +54,20 @@ export const TABLE_NAMES = {
  */
 export const EVENT_MILLIS = `date_trunc('milliseconds', ("occurred_at" AT TIME ZONE 'UTC'))`;
 
+/**
+ * A session's `updated_at` or a run's `created_at` cut to the millisecond: the time key of
+ * `searchSessions` and `searchRuns`, spelled as the queries spell it (see `millis` in
+ * `session-query.ts`) so PostgreSQL can read their order from an index.
+ */
+const millisOf = (column: string): string => `date_trunc('milliseconds', ("${column}" AT TIME ZONE 'UTC'))`;
+/**
+ * A run's total tokens (0 when absent): the sort key of `searchRuns({ orderBy: 'totalTokensDesc' })`.
+ * Queries must spell it exactly like this for PostgreSQL to use `asm_runs_tokens_idx`.
+ */
+export const RUN_TOTAL_TOKENS = `coalesce(("token_usage"->>'totalTokens')::float8, 0)`;
+/** An id in code point order (`COLLATE "C"`), as every query order compares ids. */
+const byCodePoint = (column: string): string => `"${column}" COLLATE "C"`;
+
 const instant = (name: string) => timestamp(name, { withTimezone: true, precision: 6, mode: 'string' });
 
 /** Builds the tables, bound to `schema` (`undefined`: unqualified, as in the migrations). */
@@ -82,6 +96,8 @@ export function createTables(schema?: string) {
       index('asm_sessions_status_idx').on(columns.status),
       index('asm_sessions_agent_idx').on(columns.agentId),
       index('asm_sessions_created_idx').on(columns.createdAt, columns.id),
+      // 0003_query_indexes: `searchSessions` in its default order (updatedAtDesc).
+      index('asm_sessions_updated_idx').on(sql.raw(millisOf('updated_at')), sql.raw(byCodePoint('id'))),
     ],
   );
 
@@ -111,6 +127,9 @@ export function createTables(schema?: string) {
       index('asm_runs_session_created_idx').on(columns.sessionId, columns.createdAt, columns.id),
       index('asm_runs_status_idx').on(columns.status),
       index('asm_runs_provider_idx').on(columns.provider),
+      // 0003_query_indexes: `searchRuns` across sessions, in time order and by total tokens.
+      index('asm_runs_created_idx').on(sql.raw(millisOf('created_at')), sql.raw(byCodePoint('id'))),
+      index('asm_runs_tokens_idx').on(sql.raw(RUN_TOTAL_TOKENS), sql.raw(byCodePoint('id'))),
     ],
   );
 
@@ -138,6 +157,19 @@ export function createTables(schema?: string) {
       // `searchEvents` of one session in time order (0001_query): the instant cut to the millisecond,
       // the order key the query cursors carry (see `EVENT_MILLIS`).
       index('asm_events_session_time_idx').on(columns.sessionId, sql.raw(EVENT_MILLIS), columns.sequence),
+      // 0003_query_indexes: `searchEvents` across sessions in time order and in sequence order (ids
+      // by code point, which asm_events_session_sequence_idx, in the database's collation, does not
+      // give), both the keysets of its cursors; and by correlation id, partial: most events have none,
+      // and cost it nothing.
+      index('asm_events_time_idx').on(
+        sql.raw(EVENT_MILLIS),
+        sql.raw(byCodePoint('session_id')),
+        columns.sequence,
+      ),
+      index('asm_events_session_order_idx').on(sql.raw(byCodePoint('session_id')), columns.sequence),
+      index('asm_events_correlation_idx')
+        .on(columns.correlationId)
+        .where(sql.raw('"correlation_id" IS NOT NULL')),
     ],
   );
 

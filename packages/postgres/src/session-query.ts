@@ -140,10 +140,15 @@ export function createPostgresQuery(context: QueryContext): SessionQuery {
     });
   }
 
-  /** The WHERE clause of an event search (raw SQL on the hot-path columns), with its parameters. */
+  /**
+   * The WHERE clause of an event search (raw SQL on the hot-path columns), with its parameters.
+   * `byCodePoint`: several sessions are matched by code point (`COLLATE "C"`, the same equality),
+   * an index condition on asm_events_session_order_idx, which then returns them in sequenceAsc order.
+   */
   function eventConditions(
     search: Omit<EventSearch, 'cursor' | 'limit' | 'orderBy'>,
     values: unknown[],
+    byCodePoint = false,
   ): string[] {
     for (const type of search.types ?? []) {
       if (!isEventType(type)) {
@@ -163,7 +168,7 @@ export function createPostgresQuery(context: QueryContext): SessionQuery {
       conditions.push(
         ids.length === 1
           ? `session_id = ${param(ids[0], 'text')}`
-          : `session_id = ANY(${param(ids, 'text[]')})`,
+          : `session_id${byCodePoint ? ' COLLATE "C"' : ''} = ANY(${param(ids, 'text[]')})`,
       );
     }
     if (search.runIds !== undefined)
@@ -333,12 +338,12 @@ export function createPostgresQuery(context: QueryContext): SessionQuery {
       const limit = checkQueryLimit(search.limit, 100);
       const order = checkQueryOrder(search.orderBy, EVENT_ORDERS, 'sequenceAsc');
       const values: unknown[] = [];
-      const conditions = eventConditions(search, values);
+      const bySequence = order === 'sequenceAsc';
+      const conditions = eventConditions(search, values, bySequence && search.types === undefined);
       const param = (value: unknown, cast: string): string => {
         values.push(value);
         return `$${values.length}::${cast}`;
       };
-      const bySequence = order === 'sequenceAsc';
       const descending = order === 'timestampDesc';
       // One session: session_id is constant, so it leaves the order (the index serves the rest).
       const single = search.sessionIds?.length === 1 ? search.sessionIds[0] : undefined;
@@ -347,6 +352,13 @@ export function createPostgresQuery(context: QueryContext): SessionQuery {
         ...(single === undefined ? ['session_id COLLATE "C"'] : []),
         'sequence',
       ];
+      // Several sessions in time order: their events are read through the session indexes and sorted,
+      // never found by walking asm_events_time_idx with a filter (the planner cannot know how far
+      // back the sessions lie). `+ interval '0'` is the same order, in an expression no index holds.
+      const orderColumns =
+        search.sessionIds !== undefined && single === undefined && !bySequence
+          ? [`(${EVENT_MILLIS} + interval '0')`, ...keyColumns.slice(1)]
+          : keyColumns;
       if (search.cursor !== undefined) {
         const key = bySequence
           ? decodeQueryCursorKey(search.cursor, 'events', order, ['string', 'number', 'string'])
@@ -379,7 +391,7 @@ export function createPostgresQuery(context: QueryContext): SessionQuery {
       }
       const direction = descending ? ' DESC' : '';
       const where = conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`;
-      const text = `SELECT ${EVENT_COLUMNS}, (floor(extract(epoch from occurred_at) * 1000))::float8 FROM ${names.events}${where} ORDER BY ${keyColumns.map((column) => `${column}${direction}`).join(', ')} LIMIT ${param(limit + 1, 'int4')}`;
+      const text = `SELECT ${EVENT_COLUMNS}, (floor(extract(epoch from occurred_at) * 1000))::float8 FROM ${names.events}${where} ORDER BY ${orderColumns.map((column) => `${column}${direction}`).join(', ')} LIMIT ${param(limit + 1, 'int4')}`;
       const rows = await run('searchEvents', async () => {
         const result = await pool.query<[...EventRow, number]>({ text, values, rowMode: 'array' });
         return result.rows;

@@ -66,7 +66,12 @@ WHERE counter.session_id = v.session_id`,
         where += ` AND run_id = $${values.length}`;
         shape |= 2;
       }
-      if (query.types !== undefined) {
+      if (query.types?.length === 1) {
+        // One type: an equality, so asm_events_session_type_idx returns the rows in sequence order.
+        values.push(query.types[0]);
+        where += ` AND type = $${values.length}`;
+        shape |= 32;
+      } else if (query.types !== undefined) {
         values.push(query.types);
         where += ` AND type = ANY($${values.length}::text[])`;
         shape |= 4;

@@ -47,6 +47,7 @@ describe('migrations', () => {
       '0000_initial',
       '0001_query',
       '0002_artifact_registry',
+      '0003_query_indexes',
     ]);
     expect(
       migrations[0]?.statements.some((statement) => statement.startsWith('CREATE TABLE "asm_events"')),
@@ -102,7 +103,12 @@ describe('migrations', () => {
     });
     const error = await rejection(verifying.ready());
     expect(error.code).toBe('migration_required');
-    expect(error.details.missingMigrations).toEqual(['0000_initial', '0001_query', '0002_artifact_registry']);
+    expect(error.details.missingMigrations).toEqual([
+      '0000_initial',
+      '0001_query',
+      '0002_artifact_registry',
+      '0003_query_indexes',
+    ]);
     const migrating = createPostgresStore({ connectionString: DATABASE_URL, schema, poolSize: 1 });
     await migrating.ready();
     await migrating.close();
@@ -116,12 +122,12 @@ describe('migrations', () => {
     const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 1 });
     try {
       expect(await applyMigrations(pool, { schema })).toEqual({
-        applied: ['0000_initial', '0001_query', '0002_artifact_registry'],
+        applied: ['0000_initial', '0001_query', '0002_artifact_registry', '0003_query_indexes'],
         alreadyApplied: [],
       });
       expect(await applyMigrations(pool, { schema })).toEqual({
         applied: [],
-        alreadyApplied: ['0000_initial', '0001_query', '0002_artifact_registry'],
+        alreadyApplied: ['0000_initial', '0001_query', '0002_artifact_registry', '0003_query_indexes'],
       });
       expect((await rejection(applyMigrations(pool, { schema: 'pg_nope' }))).code).toBe('validation_error');
       const store = createPostgresStore({ pool, schema, migrate: false });
@@ -138,7 +144,12 @@ describe('migrations', () => {
     const store = createPostgresStore({ connectionString: DATABASE_URL, schema, poolSize: 1 });
     try {
       await store.ready();
-      expect(await appliedTags(schema)).toEqual(['0000_initial', '0001_query', '0002_artifact_registry']);
+      expect(await appliedTags(schema)).toEqual([
+        '0000_initial',
+        '0001_query',
+        '0002_artifact_registry',
+        '0003_query_indexes',
+      ]);
     } finally {
       await store.close();
     }
@@ -165,6 +176,7 @@ describe('migrations', () => {
         '0000_initial.sql',
         '0001_query.sql',
         '0002_artifact_registry.sql',
+        '0003_query_indexes.sql',
       ]);
     } finally {
       rmSync(out, { recursive: true, force: true });

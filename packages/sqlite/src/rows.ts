@@ -9,6 +9,7 @@ import {
   type StoredEvent,
   type TokenUsage,
 } from '@asm/core';
+import type { EventRow } from './append-batch.js';
 import { corruptJsonError, unserializableError } from './errors.js';
 import type { SqliteTables } from './schema.js';
 
@@ -17,27 +18,7 @@ export type SessionRow = SqliteTables['sessions']['$inferSelect'];
 /** A row of the runs table as drizzle reads and writes it. */
 export type RunRow = SqliteTables['runs']['$inferSelect'];
 
-/**
- * The columns the hot path reads, in this order (`raw()` rows are arrays): keep `EVENT_COLUMNS` and
- * `eventFromRow` in step.
- */
-export const EVENT_COLUMNS =
-  'id, type, timestamp, session_id, run_id, data, metadata, schema_version, provider, correlation_id, sequence';
-
-/** An event row in `EVENT_COLUMNS` order. */
-export type EventRow = [
-  id: string,
-  type: string,
-  timestamp: string,
-  sessionId: string,
-  runId: string | null,
-  data: string,
-  metadata: string,
-  schemaVersion: number,
-  provider: string | null,
-  correlationId: string | null,
-  sequence: number,
-];
+export { EVENT_COLUMNS, type EventRow } from './append-batch.js';
 
 /**
  * The UTC `toISOString()` form of an ISO-8601 timestamp: the persisted form, whose text order is time

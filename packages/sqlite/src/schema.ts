@@ -13,6 +13,7 @@
  *
  * This file imports nothing but drizzle-orm, so drizzle-kit can load it on its own.
  */
+import { sql } from 'drizzle-orm';
 import { index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** The prefix the shipped migrations are written with. */
@@ -68,6 +69,8 @@ export function createTables(prefix: string) {
       index(`${prefix}runs_session_created_idx`).on(table.sessionId, table.createdAt, table.id),
       index(`${prefix}runs_status_idx`).on(table.status),
       index(`${prefix}runs_provider_idx`).on(table.provider),
+      // 0002_query_indexes: `searchRuns` across sessions, in time order.
+      index(`${prefix}runs_created_idx`).on(table.createdAt, table.id),
     ],
   );
 
@@ -92,6 +95,12 @@ export function createTables(prefix: string) {
       uniqueIndex(`${prefix}events_session_sequence_idx`).on(table.sessionId, table.sequence),
       index(`${prefix}events_run_idx`).on(table.runId, table.sequence),
       index(`${prefix}events_session_type_idx`).on(table.sessionId, table.type, table.sequence),
+      // 0002_query_indexes: `searchEvents` across sessions in time order (the keyset of its cursors),
+      // and by correlation id. The latter is partial: most events have none, and cost it nothing.
+      index(`${prefix}events_time_idx`).on(table.timestamp, table.sessionId, table.sequence),
+      index(`${prefix}events_correlation_idx`)
+        .on(table.correlationId)
+        .where(sql.raw('"correlation_id" IS NOT NULL')),
     ],
   );
 

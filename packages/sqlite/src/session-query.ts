@@ -120,7 +120,16 @@ export function createSqliteQuery(context: QueryContext): SessionQuery {
     });
   }
 
-  function eventConditions(search: Omit<EventSearch, 'cursor' | 'limit' | 'orderBy'>): SQL[] {
+  /**
+   * The WHERE terms of an event search. `timeOrdered`: the search pages in time order; without a
+   * session the type filter then stays off the indexes (unary `+`), so SQLite walks
+   * `asm_events_time_idx` and stops at the limit instead of reading every event of the types through
+   * `asm_events_session_type_idx` and sorting them (see the README, "Indexes and query plans").
+   */
+  function eventConditions(
+    search: Omit<EventSearch, 'cursor' | 'limit' | 'orderBy'>,
+    timeOrdered = false,
+  ): SQL[] {
     for (const type of search.types ?? []) {
       if (!isEventType(type)) {
         throw new AsmError('invalid_event_type', `Unknown event type: ${String(type)}`, {
@@ -133,7 +142,13 @@ export function createSqliteQuery(context: QueryContext): SessionQuery {
       conditions.push(inArray(eventsTable.sessionId, checkStringList(search.sessionIds, 'sessionIds')));
     if (search.runIds !== undefined)
       conditions.push(inArray(eventsTable.runId, checkStringList(search.runIds, 'runIds')));
-    if (search.types !== undefined) conditions.push(inArray(eventsTable.type, search.types));
+    if (search.types !== undefined) {
+      conditions.push(
+        timeOrdered && search.sessionIds === undefined
+          ? inArray(sql`+${eventsTable.type}`, search.types)
+          : inArray(eventsTable.type, search.types),
+      );
+    }
     if (search.providers !== undefined)
       conditions.push(inArray(eventsTable.provider, checkStringList(search.providers, 'providers')));
     if (search.correlationId !== undefined)
@@ -267,8 +282,8 @@ export function createSqliteQuery(context: QueryContext): SessionQuery {
       ensureOpen();
       const limit = checkQueryLimit(search.limit, 100);
       const order = checkQueryOrder(search.orderBy, EVENT_ORDERS, 'sequenceAsc');
-      const conditions = eventConditions(search);
       const bySequence = order === 'sequenceAsc';
+      const conditions = eventConditions(search, !bySequence);
       const descending = order === 'timestampDesc';
       const keyColumns = bySequence
         ? [eventsTable.sessionId, eventsTable.sequence]

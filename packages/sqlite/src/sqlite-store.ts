@@ -20,6 +20,13 @@ import {
 import Database from 'better-sqlite3';
 import { and, asc, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
+import {
+  type AppendOutcome,
+  AppendRejection,
+  createBatchAppender,
+  idInOtherSession,
+  ROW_WIDTH,
+} from './append-batch.js';
 import { type ChangeFeed, type ChangeListener, joinChangeFeed } from './change-feed.js';
 import { closedStoreError, type OperationKind, toStorageError } from './errors.js';
 import { applyMigrations, loadMigrations, SQLITE_MIGRATIONS_FOLDER } from './migrations.js';
@@ -36,6 +43,13 @@ import {
 } from './rows.js';
 import { createTables, DEFAULT_TABLE_PREFIX, type SqliteTables } from './schema.js';
 import { createSqliteQuery } from './session-query.js';
+import { STORE_AUTO_CHECKPOINT_PAGES } from './writer-protocol.js';
+import {
+  openThreadWriter,
+  type ThreadWriter,
+  WriterFailure,
+  writerThreadAvailable,
+} from './writer-thread.js';
 
 /** The longest delay `setTimeout` accepts (about 24.8 days); longer waits are capped to it. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -70,6 +84,14 @@ export interface SqliteStorePathOptions extends SqliteStoreCommonOptions {
   path: string;
   /** How long a write waits for another connection's lock before failing, in milliseconds (default 5,000). */
   busyTimeoutMs?: number;
+  /**
+   * Where event appends run. `'thread'` (the default for a database file): on a writer thread that
+   * the stores of the process share, each with its own connection, so the inserts of a streaming run
+   * do not block the event loop. `'inline'`: on this store's connection, in the calling thread.
+   * `':memory:'` databases always write inline, and so does `'thread'` when the package's
+   * `dist/append-worker.js` is missing (a bundler that copied only `index.js`).
+   */
+  writer?: 'thread' | 'inline';
   database?: never;
 }
 
@@ -91,10 +113,17 @@ export interface SqliteSessionStore extends SessionStore, SessionQuery {
   readonly specificationVersion: 'v1';
   /** Always true: in-process appends wake a long-poll at once, other processes' within `pollIntervalMs`. */
   readonly supportsLongPoll: true;
+  /**
+   * Always true: appends run in call order (on the writer thread's queue, or inline), so the session
+   * manager sends a run's next batch while the previous one is being written.
+   */
+  readonly orderedConcurrentAppends: true;
   /** The better-sqlite3 connection (for diagnostics and your own read queries). */
   readonly database: Database.Database;
   /** The prefix of this store's table names. */
   readonly tablePrefix: string;
+  /** Where this store's event appends run: on the shared writer thread, or on its own connection. */
+  readonly writer: 'thread' | 'inline';
   /** True once `close()` has been called. */
   readonly closed: boolean;
   /** How many `getEvents` long-polls are parked right now. */
@@ -129,14 +158,6 @@ interface Waiter {
   version: number;
   settle(events: StoredEvent[]): void;
   fail(error: unknown): void;
-}
-
-/** A validated event with its persisted column values, ready to insert. */
-interface PreparedEvent {
-  event: NewEvent;
-  timestamp: string;
-  data: string;
-  metadata: string;
 }
 
 const UNBOUNDED_QUERY: NormalizedQuery = {
@@ -183,7 +204,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteSessionSto
   const maxWaitMs = Math.min(checkDuration(options.maxWaitMs, 'maxWaitMs', MAX_TIMER_MS, 0), MAX_TIMER_MS);
   const migrations = loadMigrations(options.migrationsFolder ?? SQLITE_MIGRATIONS_FOLDER);
 
-  const { database, owned, feedKey } = openDatabase(options);
+  const { database, owned, feedKey, threadTarget } = openDatabase(options);
   try {
     applyMigrations(database, prefix, migrations);
   } catch (error) {
@@ -191,7 +212,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteSessionSto
     throw toStorageError(error, 'migrate', 'open');
   }
   try {
-    return buildStore(database, owned, feedKey, prefix, pollIntervalMs, maxWaitMs);
+    return buildStore(database, owned, feedKey, prefix, pollIntervalMs, maxWaitMs, threadTarget);
   } catch (error) {
     if (owned) database.close();
     throw toStorageError(error, 'open', 'open');
@@ -202,6 +223,8 @@ function openDatabase(options: SqliteStoreOptions): {
   database: Database.Database;
   owned: boolean;
   feedKey: unknown;
+  /** Set when the writer thread appends: the file it opens and the busy timeout it uses. */
+  threadTarget?: { path: string; busyTimeoutMs: number };
 } {
   if (options.database !== undefined) {
     const database = options.database;
@@ -234,6 +257,12 @@ function openDatabase(options: SqliteStoreOptions): {
     DEFAULT_BUSY_TIMEOUT_MS,
     0,
   );
+  const writer = (options as SqliteStorePathOptions).writer ?? 'thread';
+  if (writer !== 'thread' && writer !== 'inline') {
+    throw new AsmError('validation_error', "writer must be 'thread' or 'inline'", {
+      details: { field: 'writer', value: writer },
+    });
+  }
   const memory = path === ':memory:';
   if (!memory) {
     try {
@@ -260,7 +289,17 @@ function openDatabase(options: SqliteStoreOptions): {
     database.close();
     throw withPath(toStorageError(error, 'open', 'open'), path);
   }
-  return { database, owned: true, feedKey: memory ? database : feedKeyOf(path) };
+  if (memory) return { database, owned: true, feedKey: database };
+  const feedKey = feedKeyOf(path);
+  if (writer === 'inline' || !writerThreadAvailable()) return { database, owned: true, feedKey };
+  try {
+    database.pragma(`wal_autocheckpoint = ${STORE_AUTO_CHECKPOINT_PAGES}`);
+  } catch (error) {
+    database.close();
+    throw withPath(toStorageError(error, 'open', 'open'), path);
+  }
+  const threadTarget = { path: feedKey, busyTimeoutMs: Math.min(busyTimeoutMs, MAX_TIMER_MS) };
+  return { database, owned: true, feedKey, threadTarget };
 }
 
 function withPath(error: AsmError, path: string): AsmError {
@@ -286,6 +325,7 @@ function buildStore(
   prefix: string,
   pollIntervalMs: number,
   maxWaitMs: number,
+  threadTarget: { path: string; busyTimeoutMs: number } | undefined,
 ): SqliteSessionStore {
   const tables: SqliteTables = createTables(prefix);
   const db: BetterSQLite3Database = drizzle({ client: database });
@@ -298,23 +338,19 @@ function buildStore(
   const runsName = `${prefix}runs`;
 
   // The hot path: statements prepared once, run by the driver itself.
-  const insertEvent = database.prepare(
-    `INSERT INTO ${eventsTable} (id, session_id, sequence, type, timestamp, run_id, data, metadata, schema_version, provider, correlation_id)` +
-      ' VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
-  );
-  const selectEventById = database.prepare(`SELECT ${EVENT_COLUMNS} FROM ${eventsTable} WHERE id = ?`).raw();
   const selectCounter = database
     .prepare(`SELECT last_sequence FROM ${sequencesTable} WHERE session_id = ?`)
     .pluck();
-  const updateCounter = database.prepare(
-    `UPDATE ${sequencesTable} SET last_sequence = ? WHERE session_id = ?`,
-  );
   const createCounter = database.prepare(
     `INSERT INTO ${sequencesTable} (session_id, last_sequence)` +
       ` VALUES (?, (SELECT COALESCE(MAX(sequence), 0) FROM ${eventsTable} WHERE session_id = ?))` +
       ' ON CONFLICT (session_id) DO NOTHING',
   );
   const sessionExists = database.prepare(`SELECT 1 FROM ${sessionsTable} WHERE id = ?`).pluck();
+  /** Event appends run on the writer thread when it serves this store, else on this connection. */
+  const threadWriter: ThreadWriter | undefined =
+    threadTarget === undefined ? undefined : openThreadWriter({ ...threadTarget, prefix });
+  const appendInline = threadWriter === undefined ? createBatchAppender(database, prefix) : undefined;
   const dataVersion = database.prepare('PRAGMA data_version').pluck();
   const deleteEvents = database.prepare(`DELETE FROM ${eventsTable} WHERE session_id = ?`);
   const deleteRuns = database.prepare(`DELETE FROM ${runsTable} WHERE session_id = ?`);
@@ -386,122 +422,6 @@ function buildStore(
     for (let index = 0; index < rows.length; index++) events[index] = eventFromRow(rows[index]!, eventsName);
     return events;
   }
-
-  /** The last sequence of a session inside a write transaction; creates a missing counter row. */
-  function currentSequence(sessionId: string): number {
-    const last = selectCounter.get(sessionId) as number | undefined;
-    if (last !== undefined) return last;
-    if (sessionExists.get(sessionId) === undefined) throw sessionNotFound(sessionId);
-    createCounter.run(sessionId, sessionId);
-    return selectCounter.get(sessionId) as number;
-  }
-
-  /** The stored event behind a duplicate id (inside the write transaction). */
-  function storedDuplicate(event: NewEvent): StoredEvent {
-    const row = selectEventById.get(event.id) as EventRow | undefined;
-    if (row === undefined) {
-      // ON CONFLICT (id) skipped the row, so it exists; reaching this means the database changed under us.
-      throw new AsmError('storage_write_failed', `Event ${event.id} conflicted but cannot be read back`, {
-        details: { eventId: event.id },
-      });
-    }
-    if (row[3] !== event.sessionId) throw idInOtherSession(event.id, row[3]);
-    return eventFromRow(row, eventsName);
-  }
-
-  function insert(prepared: PreparedEvent, sequence: number): boolean {
-    const event = prepared.event;
-    return (
-      insertEvent.run(
-        event.id,
-        event.sessionId,
-        sequence,
-        event.type,
-        prepared.timestamp,
-        event.runId ?? null,
-        prepared.data,
-        prepared.metadata,
-        event.schemaVersion,
-        event.provider ?? null,
-        event.correlationId ?? null,
-      ).changes === 1
-    );
-  }
-
-  function storedOf(prepared: PreparedEvent, sequence: number): StoredEvent {
-    const stored = toStoredEvent(prepared.event, sequence);
-    if (stored.timestamp !== prepared.timestamp) stored.timestamp = prepared.timestamp;
-    return stored;
-  }
-
-  /** Appends one event; returns it with `fresh` false when its id was already stored. */
-  const appendOne = database.transaction(
-    (prepared: PreparedEvent): { event: StoredEvent; fresh: boolean } => {
-      const sessionId = prepared.event.sessionId;
-      const sequence = currentSequence(sessionId) + 1;
-      if (!insert(prepared, sequence)) return { event: storedDuplicate(prepared.event), fresh: false };
-      updateCounter.run(sequence, sessionId);
-      return { event: storedOf(prepared, sequence), fresh: true };
-    },
-  );
-
-  /**
-   * Appends a batch (all or nothing); `fresh` collects the newly stored events. An id stored before,
-   * or earlier in the same batch, inserts nothing (`ON CONFLICT DO NOTHING`): it is answered with the
-   * stored event (the same object for a repeat inside the batch). So the hot path keeps no id map
-   * until a first duplicate shows up, and no sequence map for a one-session batch.
-   */
-  const appendMany = database.transaction(
-    (batch: PreparedEvent[], fresh: StoredEvent[] | undefined): StoredEvent[] => {
-      const result: StoredEvent[] = new Array(batch.length);
-      let sessionId = '';
-      let last = 0;
-      /** The last sequences of the other sessions of a mixed batch. */
-      let others: Map<string, number> | undefined;
-      /** The events of this batch by id, built at the first duplicate. */
-      let byId: Map<string, StoredEvent> | undefined;
-      for (let index = 0; index < batch.length; index++) {
-        const prepared = batch[index]!;
-        const event = prepared.event;
-        if (event.sessionId !== sessionId) {
-          if (index > 0) {
-            others ??= new Map();
-            others.set(sessionId, last);
-          }
-          sessionId = event.sessionId;
-          last = others?.get(sessionId) ?? currentSequence(sessionId);
-        }
-        if (insert(prepared, last + 1)) {
-          last += 1;
-          const stored = storedOf(prepared, last);
-          result[index] = stored;
-          fresh?.push(stored);
-          byId?.set(event.id, stored);
-          continue;
-        }
-        if (byId === undefined) {
-          byId = new Map();
-          for (let earlier = index - 1; earlier >= 0; earlier--)
-            byId.set(result[earlier]!.id, result[earlier]!);
-        }
-        let duplicate = byId.get(event.id);
-        if (duplicate === undefined) {
-          duplicate = storedDuplicate(event);
-          byId.set(event.id, duplicate);
-        } else if (duplicate.sessionId !== event.sessionId) {
-          throw idInOtherSession(event.id, duplicate.sessionId);
-        }
-        result[index] = duplicate;
-      }
-      if (batch.length > 0) updateCounter.run(last, sessionId);
-      if (others !== undefined) {
-        for (const [otherSessionId, otherLast] of others) {
-          if (otherSessionId !== sessionId) updateCounter.run(otherLast, otherSessionId);
-        }
-      }
-      return result;
-    },
-  );
 
   const waiters = new Set<Waiter>();
   let pollTimer: ReturnType<typeof setInterval> | undefined;
@@ -576,14 +496,53 @@ function buildStore(
     }
   }
 
-  function prepareEvent(event: NewEvent): PreparedEvent {
+  /** Checks an event and writes its column values into `rows` at `at` (see `ROW_WIDTH`). */
+  function serialize(event: NewEvent, rows: unknown[], at: number): void {
     validateNewEvent(event);
-    return {
-      event,
-      timestamp: toUtcIso(event.timestamp, 'timestamp'),
-      data: toJson(event.data, 'event', 'data'),
-      metadata: event.metadata === undefined ? '{}' : toJson(event.metadata, 'event', 'metadata'),
-    };
+    rows[at] = event.id;
+    rows[at + 1] = event.sessionId;
+    rows[at + 2] = event.type;
+    rows[at + 3] = toUtcIso(event.timestamp, 'timestamp');
+    rows[at + 4] = event.runId ?? null;
+    rows[at + 5] = toJson(event.data, 'event', 'data');
+    rows[at + 6] = event.metadata === undefined ? '{}' : toJson(event.metadata, 'event', 'metadata');
+    rows[at + 7] = event.schemaVersion;
+    rows[at + 8] = event.provider ?? null;
+    rows[at + 9] = event.correlationId ?? null;
+  }
+
+  /**
+   * Runs the append transaction (on the writer thread or this connection) and builds the stored
+   * events: an id stored before is answered with the stored event, a repeat inside the batch with the
+   * same object as its first occurrence. Newly stored events wake this process's long-polls.
+   */
+  async function appendRows(events: NewEvent[], rows: unknown[], operation: string): Promise<StoredEvent[]> {
+    let outcome: AppendOutcome;
+    try {
+      outcome = threadWriter === undefined ? appendInline!.append(rows) : await threadWriter.append(rows);
+    } catch (error) {
+      throw appendError(error, operation);
+    }
+    const { sequences, duplicates } = outcome;
+    const stored: StoredEvent[] = new Array(events.length);
+    for (let index = 0; index < events.length; index++) {
+      const sequence = sequences[index]!;
+      if (sequence === 0) continue;
+      const event = toStoredEvent(events[index]!, sequence);
+      const timestamp = rows[index * ROW_WIDTH + 3] as string;
+      if (event.timestamp !== timestamp) event.timestamp = timestamp;
+      stored[index] = event;
+    }
+    if (feed.hasWaiters) {
+      const fresh = duplicates === undefined ? stored : stored.filter((event) => event !== undefined);
+      if (fresh.length > 0) feed.publish(fresh);
+    }
+    if (duplicates !== undefined) {
+      for (const [index, found] of duplicates) {
+        stored[index] = typeof found === 'number' ? stored[found]! : eventFromRow(found, eventsName);
+      }
+    }
+    return stored;
   }
 
   const query = createSqliteQuery({
@@ -599,8 +558,10 @@ function buildStore(
     ...query,
     specificationVersion: 'v1' as const,
     supportsLongPoll: true as const,
+    orderedConcurrentAppends: true as const,
     database,
     tablePrefix: prefix,
+    writer: threadWriter === undefined ? ('inline' as const) : ('thread' as const),
 
     get closed(): boolean {
       return closed;
@@ -730,15 +691,9 @@ function buildStore(
 
     async appendEvent(event: NewEvent): Promise<StoredEvent> {
       ensureOpen();
-      const prepared = prepareEvent(event);
-      let outcome: { event: StoredEvent; fresh: boolean };
-      try {
-        outcome = appendOne.immediate(prepared);
-      } catch (error) {
-        throw toStorageError(error, 'appendEvent', 'write');
-      }
-      if (outcome.fresh && feed.hasWaiters) feed.publish([outcome.event]);
-      return outcome.event;
+      const rows: unknown[] = new Array(ROW_WIDTH);
+      serialize(event, rows, 0);
+      return (await appendRows([event], rows, 'appendEvent'))[0]!;
     },
 
     async appendEvents(events: NewEvent[]): Promise<StoredEvent[]> {
@@ -748,35 +703,25 @@ function buildStore(
       }
       const count = events.length;
       if (count === 0) return [];
-      // Phase 1: check and serialize the whole batch; nothing is written unless every event passes.
-      const batch: PreparedEvent[] = new Array(count);
-      let firstSessionId: string | undefined;
+      // Check and serialize the whole batch first: nothing is written unless every event passes.
+      const rows: unknown[] = new Array(count * ROW_WIDTH);
+      const firstSessionId = events[0]?.sessionId;
       let mixedSessions = false;
       for (let index = 0; index < count; index++) {
-        const prepared = prepareEvent(events[index]!);
-        batch[index] = prepared;
-        const sessionId = prepared.event.sessionId;
-        if (firstSessionId === undefined) firstSessionId = sessionId;
-        else if (sessionId !== firstSessionId) mixedSessions = true;
+        const event = events[index]!;
+        serialize(event, rows, index * ROW_WIDTH);
+        if (event.sessionId !== firstSessionId) mixedSessions = true;
       }
       if (mixedSessions) {
         const sessionOfId = new Map<string, string>();
-        for (const { event } of batch) {
+        for (const event of events) {
           const seen = sessionOfId.get(event.id);
-          if (seen !== undefined && seen !== event.sessionId) throw idInOtherSession(event.id, seen);
+          if (seen !== undefined && seen !== event.sessionId)
+            throw toAsmError(idInOtherSession(event.id, seen));
           sessionOfId.set(event.id, event.sessionId);
         }
       }
-      // Phase 2: one immediate transaction for the whole batch.
-      const fresh: StoredEvent[] | undefined = feed.hasWaiters ? [] : undefined;
-      let stored: StoredEvent[];
-      try {
-        stored = appendMany.immediate(batch, fresh);
-      } catch (error) {
-        throw toStorageError(error, 'appendEvents', 'write');
-      }
-      if (fresh !== undefined && fresh.length > 0) feed.publish(fresh);
-      return stored;
+      return appendRows(events, rows, 'appendEvents');
     },
 
     async getEvents(sessionId: string, query?: EventQuery): Promise<StoredEvent[]> {
@@ -864,6 +809,8 @@ function buildStore(
       waiters.clear();
       stopPolling();
       feed.leave(listener);
+      // Appends already sent finish first: the writer thread answers in order.
+      await threadWriter?.close();
       if (owned && database.open) {
         try {
           database.close();
@@ -978,12 +925,25 @@ function sessionNotFound(sessionId: string): AsmError {
   return new AsmError('session_not_found', `Session not found: ${sessionId}`, { details: { sessionId } });
 }
 
-function idInOtherSession(eventId: string, sessionId: string): AsmError {
-  return new AsmError(
-    'validation_error',
-    `Event ${eventId} is already stored in another session (${sessionId})`,
-    {
-      details: { eventId, sessionId },
-    },
-  );
+/** An `AppendRejection` as the `AsmError` callers get. */
+function toAsmError(rejection: AppendRejection): AsmError {
+  return new AsmError(rejection.code, rejection.message, { details: rejection.details });
+}
+
+/**
+ * What a failed append becomes: a broken rule keeps its code (`session_not_found`,
+ * `validation_error`), a database failure gets a storage code as on every other path, and a writer
+ * thread that stopped mid-request is `storage_write_failed`.
+ */
+function appendError(error: unknown, operation: string): AsmError {
+  if (error instanceof AppendRejection) return toAsmError(error);
+  if (!(error instanceof WriterFailure)) return toStorageError(error, operation, 'write');
+  const { rejection, sqliteCode, message, details } = error.failure;
+  if (rejection !== undefined) return new AsmError(rejection, message, { details: details ?? {} });
+  if (sqliteCode !== undefined) {
+    return toStorageError(Object.assign(new Error(message), { code: sqliteCode }), operation, 'write');
+  }
+  return new AsmError('storage_write_failed', `SQLite ${operation} failed: ${message}`, {
+    details: { operation, ...details },
+  });
 }

@@ -46,7 +46,7 @@ describe('SQLite artifact registry', () => {
     const path = join(folder.path, 'reopen.db');
     const store = createSqliteStore({ path, tablePrefix: 'app_' });
     const tags = store.database.prepare('SELECT tag FROM app_migrations ORDER BY tag').pluck().all();
-    expect(tags).toEqual(['0000_initial', '0001_artifact_registry']);
+    expect(tags).toEqual(['0000_initial', '0001_artifact_registry', '0002_query_indexes']);
     await createSqliteArtifactRegistry(store).register(entry('kept/one', 'ses_1'));
     await store.close();
     const reopened = createSqliteStore({ path, tablePrefix: 'app_' });

@@ -1,23 +1,12 @@
 import { join } from 'node:path';
-import type { StoredEvent } from '@asm/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSqliteStore, type SqliteSessionStore } from '../src/index.js';
-import { eventOf, newSessionId, spawnFixture, tempFolder } from './helpers.js';
+import { eventOf, newSessionId, readAll, spawnFixture, tempFolder } from './helpers.js';
 
 const folder = tempFolder('concurrency');
 afterAll(() => folder.remove());
 let counter = 0;
 const freshPath = (): string => join(folder.path, `db-${++counter}.db`);
-
-async function readAll(store: SqliteSessionStore, sessionId: string): Promise<StoredEvent[]> {
-  const all: StoredEvent[] = [];
-  for (let after = 0; ; ) {
-    const page = await store.getEvents(sessionId, { after, limit: 500 });
-    if (page.length === 0) return all;
-    all.push(...page);
-    after = page[page.length - 1]!.sequence;
-  }
-}
 
 describe('concurrency', () => {
   it('two stores on one file appending concurrently keep sequences gapless', async () => {

@@ -16,6 +16,12 @@ testSessionStore({
 });
 
 testSessionStore({
+  name: 'sqlite file, inline writer',
+  create: () => createSqliteStore({ path: join(folder, 'inline', 'store.db'), writer: 'inline' }),
+  cleanup: (store) => store.close(),
+});
+
+testSessionStore({
   name: 'sqlite :memory: connection',
   create: () => createSqliteStore({ database: new Database(':memory:') }),
   cleanup: async (store) => {

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSession, type StoredEvent } from '@asm/core';
+import { createSession } from '@asm/core';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../src/index.js';
-import { eventOf, expectAsmError, newSessionId, spawnFixture, tempFolder } from './helpers.js';
+import { eventOf, expectAsmError, newSessionId, readAll, spawnFixture, tempFolder } from './helpers.js';
 
 const folder = tempFolder('faults');
 afterAll(() => folder.remove());
@@ -175,13 +175,7 @@ describe('faults - a process killed in the middle of a batch', () => {
 
     const store = createSqliteStore({ path });
     expect(store.database.pragma('integrity_check', { simple: true })).toBe('ok');
-    const events: StoredEvent[] = [];
-    for (let after = 0; ; ) {
-      const page = await store.getEvents(sessionId, { after, limit: 1_000 });
-      if (page.length === 0) break;
-      events.push(...page);
-      after = page[page.length - 1]!.sequence;
-    }
+    const events = await readAll(store, sessionId);
     const total = events.length;
     expect(events.map((event) => event.sequence)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     expect(await store.getLatestSequence(sessionId)).toBe(total);
@@ -193,6 +187,37 @@ describe('faults - a process killed in the middle of a batch', () => {
       expect(event.data).toMatchObject({ batch: Math.floor(index / batchSize), index: index % batchSize });
     });
     // The log goes on from where it stopped.
+    expect((await store.appendEvent(eventOf(sessionId))).sequence).toBe(total + 1);
+    await store.close();
+  }, 60_000);
+
+  it('on the writer thread, a kill while batches stream also leaves whole batches only', async () => {
+    const path = freshPath();
+    const setup = createSqliteStore({ path });
+    const sessionId = await newSessionId(setup);
+    await setup.close();
+
+    const batchSize = 2_000;
+    const child = spawnFixture('append-loop.ts', [path, sessionId, String(batchSize), 'thread']);
+    try {
+      expect(await child.nextLine('writer ')).toBe('writer thread');
+      // Batch 3 is posted to the writer thread right after this line; the kill lands during it or just after.
+      await child.nextLine('committed 2');
+    } finally {
+      child.kill('SIGKILL');
+    }
+    expect(await child.exited).toBe('SIGKILL');
+
+    const store = createSqliteStore({ path });
+    expect(store.database.pragma('integrity_check', { simple: true })).toBe('ok');
+    const events = await readAll(store, sessionId);
+    const total = events.length;
+    expect(total).toBeGreaterThanOrEqual(3 * batchSize);
+    expect(total % batchSize).toBe(0);
+    expect(events.map((event) => event.sequence)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    events.forEach((event, index) => {
+      expect(event.data).toMatchObject({ batch: Math.floor(index / batchSize), index: index % batchSize });
+    });
     expect((await store.appendEvent(eventOf(sessionId))).sequence).toBe(total + 1);
     await store.close();
   }, 60_000);

@@ -11,6 +11,7 @@ import {
   type EventType,
   type NewEvent,
   type SessionStore,
+  type StoredEvent,
 } from '@asm/core';
 import { expect } from 'vitest';
 
@@ -27,6 +28,17 @@ export async function newSessionId(store: SessionStore, agentId = 'agent_test'):
   const session = createSession({ agentId });
   await store.saveSession(session);
   return session.id;
+}
+
+/** Every event of a session, read page by page (as a client following the log would). */
+export async function readAll(store: SessionStore, sessionId: string): Promise<StoredEvent[]> {
+  const all: StoredEvent[] = [];
+  for (let after = 0; ; ) {
+    const page = await store.getEvents(sessionId, { after, limit: 1_000 });
+    if (page.length === 0) return all;
+    all.push(...page);
+    after = page[page.length - 1]!.sequence;
+  }
 }
 
 /** A new event of the session. */

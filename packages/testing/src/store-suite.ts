@@ -605,6 +605,27 @@ export function testSessionStore(options: TestSessionStoreOptions): void {
 
       check(
         'concurrency',
+        'orderedConcurrentAppends - batches sent together are stored in call order',
+        async () => {
+          const declared = store().orderedConcurrentAppends;
+          expect(declared === undefined || typeof declared === 'boolean').toBe(true);
+          // Only a store that declares it promises the order; any store must still store everything.
+          const session = await newSession();
+          const batches = Array.from({ length: 8 }, () =>
+            Array.from({ length: 25 }, () => eventOf(session.id)),
+          );
+          const results = await Promise.all(batches.map((batch) => store().appendEvents(batch)));
+          const stored = await readAll(store(), session.id);
+          expect(sequences(stored)).toEqual(Array.from({ length: 200 }, (_, index) => index + 1));
+          if (declared === true) {
+            expect(results.flat().map((event) => event.id)).toEqual(batches.flat().map((event) => event.id));
+            expect(sequences(results.flat())).toEqual(Array.from({ length: 200 }, (_, index) => index + 1));
+          }
+        },
+      );
+
+      check(
+        'concurrency',
         'sequence contract - concurrent appends to different sessions stay independent',
         async () => {
           const sessions = await Promise.all(Array.from({ length: 5 }, () => newSession()));

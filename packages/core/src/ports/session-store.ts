@@ -67,6 +67,13 @@ export interface SessionStore {
   readonly specificationVersion: 'v1';
   /** True when `getEvents` honours `waitMs` (wakes as soon as a matching event is appended). */
   readonly supportsLongPoll: boolean;
+  /**
+   * True when appends are applied in the order they are called even while earlier ones are still in
+   * flight (one ordered queue to the database): the session manager then sends a run's next batch
+   * before the previous one has resolved, so writing overlaps with streaming. Leave it unset when
+   * concurrent calls may commit out of order (a connection pool).
+   */
+  readonly orderedConcurrentAppends?: boolean;
 
   /** Inserts or replaces the session with this id (upsert: saving twice never duplicates). */
   saveSession(session: Session): Promise<Session>;

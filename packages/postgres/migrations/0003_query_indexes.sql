@@ -1,0 +1,6 @@
+CREATE INDEX IF NOT EXISTS "asm_events_time_idx" ON "asm_events" USING btree (date_trunc('milliseconds', ("occurred_at" AT TIME ZONE 'UTC')),"session_id" COLLATE "C","sequence");--> statement-breakpoint
+CREATE INDEX IF NOT EXISTS "asm_events_session_order_idx" ON "asm_events" USING btree ("session_id" COLLATE "C","sequence");--> statement-breakpoint
+CREATE INDEX IF NOT EXISTS "asm_events_correlation_idx" ON "asm_events" USING btree ("correlation_id") WHERE "correlation_id" IS NOT NULL;--> statement-breakpoint
+CREATE INDEX IF NOT EXISTS "asm_runs_created_idx" ON "asm_runs" USING btree (date_trunc('milliseconds', ("created_at" AT TIME ZONE 'UTC')),"id" COLLATE "C");--> statement-breakpoint
+CREATE INDEX IF NOT EXISTS "asm_runs_tokens_idx" ON "asm_runs" USING btree (coalesce(("token_usage"->>'totalTokens')::float8, 0),"id" COLLATE "C");--> statement-breakpoint
+CREATE INDEX IF NOT EXISTS "asm_sessions_updated_idx" ON "asm_sessions" USING btree (date_trunc('milliseconds', ("updated_at" AT TIME ZONE 'UTC')),"id" COLLATE "C");
