@@ -119,9 +119,11 @@ class WriterThread {
   request(message: WorkerRequest & { id: number }): Promise<WorkerReply> {
     if (this.stopped !== undefined) return Promise.reject(this.stopped);
     return new Promise<WorkerReply>((resolve, reject) => {
+      // A message that cannot be sent rejects here and leaves nothing pending (the reply comes as a
+      // later event, so registering after the post is safe).
+      this.worker.postMessage(message);
       this.pending.set(message.id, { resolve, reject });
       if (this.pending.size === 1) this.worker.ref();
-      this.worker.postMessage(message);
     });
   }
 

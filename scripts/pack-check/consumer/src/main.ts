@@ -45,7 +45,10 @@ const getWeather: Tool<{ city: string }, string> = {
 const directory = mkdtempSync(join(tmpdir(), 'asm-consumer-'));
 const path = join(directory, 'asm.db');
 try {
-  const store: SessionStore = createSqliteStore({ path });
+  const sqlite = createSqliteStore({ path });
+  // The installed package ships its writer thread next to index.js (no silent fallback to inline).
+  check(sqlite.writer === 'thread', `writer ${sqlite.writer}`);
+  const store: SessionStore = sqlite;
   const provider: ProviderAdapter = createClaudeProvider({
     apiKey: 'test-key',
     baseURL,
