@@ -86,6 +86,27 @@ export function createBatchAppender(database: Database.Database, prefix: string)
       ' ON CONFLICT (session_id) DO NOTHING',
   );
   const sessionExists = database.prepare(`SELECT 1 FROM "${prefix}sessions" WHERE id = ?`).pluck();
+  const insertChunk = database.prepare(
+    `INSERT INTO ${eventsTable} (id, session_id, type, timestamp, run_id, data, metadata, schema_version, provider, correlation_id, sequence) VALUES ` +
+      Array.from({ length: CHUNK_ROWS }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ') +
+      ' ON CONFLICT (id) DO NOTHING',
+  );
+  /** Bind values of one chunk, reused. */
+  const chunkParams: unknown[] = new Array(CHUNK_ROWS * (ROW_WIDTH + 1));
+  /**
+   * Inserts `CHUNK_ROWS` events of one session in one statement, in a savepoint: when an id among
+   * them was stored already, the savepoint rolls back and the caller inserts them one by one.
+   */
+  const chunkInserted = database.transaction(
+    (rows: readonly unknown[], at: number, first: number): boolean => {
+      for (let row = 0, source = at, target = 0; row < CHUNK_ROWS; row++) {
+        for (let column = 0; column < ROW_WIDTH; column++) chunkParams[target++] = rows[source++];
+        chunkParams[target++] = first + row;
+      }
+      if (insertChunk.run(chunkParams).changes === CHUNK_ROWS) return true;
+      throw CHUNK_CONFLICT;
+    },
+  );
 
   /** The last sequence of a session inside the transaction; creates a missing counter row. */
   function currentSequence(sessionId: string): number {
@@ -134,6 +155,22 @@ export function createBatchAppender(database: Database.Database, prefix: string)
         }
         sessionId = rowSession;
         last = others?.get(sessionId) ?? currentSequence(sessionId);
+      }
+      // The common case: a run of new events of one session goes in chunks of one statement each.
+      if (indexOfId === undefined && index + CHUNK_ROWS <= count && sameSession(rows, at, rowSession)) {
+        let inserted = false;
+        try {
+          inserted = chunkInserted(rows, at, last + 1);
+        } catch (error) {
+          if (error !== CHUNK_CONFLICT) throw error;
+        }
+        if (inserted) {
+          for (let row = 0; row < CHUNK_ROWS; row++) sequences[index + row] = last + 1 + row;
+          last += CHUNK_ROWS;
+          index += CHUNK_ROWS - 1;
+          at += (CHUNK_ROWS - 1) * ROW_WIDTH;
+          continue;
+        }
       }
       const inserted =
         insertEvent.run(
@@ -214,6 +251,20 @@ export interface BatchAppender {
   appendGroup(
     batches: ReadonlyArray<readonly unknown[]>,
   ): Array<{ outcome: AppendOutcome } | { error: unknown }>;
+}
+
+/** Events inserted by one multi-row statement (11 bind values each, far below SQLite's limit). */
+const CHUNK_ROWS = 32;
+
+/** Thrown inside a chunk's savepoint to roll it back when an id in it was stored already. */
+const CHUNK_CONFLICT = new Error('chunk conflict');
+
+/** True when the `CHUNK_ROWS` events from `at` all belong to `sessionId`. */
+function sameSession(rows: readonly unknown[], at: number, sessionId: string): boolean {
+  for (let row = 1; row < CHUNK_ROWS; row++) {
+    if (rows[at + row * ROW_WIDTH + 1] !== sessionId) return false;
+  }
+  return true;
 }
 
 /** The rejection of an id already stored in another session. */

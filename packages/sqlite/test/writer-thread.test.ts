@@ -202,4 +202,24 @@ describe('the writer thread', () => {
     });
     await store.close();
   });
+
+  it('long batches go in multi-row chunks; a repeated id inside a chunk still answers with the stored event', async () => {
+    for (const writer of ['thread', 'inline'] as const) {
+      const store = createSqliteStore({ path: freshPath(), writer });
+      const sessionId = await newSessionId(store);
+      const [early] = await store.appendEvents(deltas(sessionId, 1));
+      const batch = deltas(sessionId, 100, 1);
+      batch[40] = { ...early!, sequence: undefined } as unknown as NewEvent;
+      batch[70] = batch[10]!;
+      const stored = await store.appendEvents(batch);
+      expect(stored[40]).toEqual(early);
+      expect(stored[70]).toBe(stored[10]);
+      const fresh = stored.filter((_, index) => index !== 40 && index !== 70);
+      expect(fresh.map((event) => event.sequence)).toEqual(Array.from({ length: 98 }, (_, i) => i + 2));
+      const all = await readAll(store, sessionId);
+      expect(all.map((event) => event.id)).toEqual([early!.id, ...fresh.map((event) => event.id)]);
+      expect(await store.getLatestSequence(sessionId)).toBe(99);
+      await store.close();
+    }
+  });
 });
