@@ -10,29 +10,20 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { StoredEvent } from '@asm/core';
+import { type QueryPlanExpectation, queryPlanCasesWith, queryPlanDataset } from '@asm/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore, type PostgresSessionStore } from '../src/index.js';
 import { DATABASE_URL, dropSchema, randomSchema } from './helpers.js';
 
-const SESSIONS = 1_000;
-const EVENTS_PER_SESSION = 1_000;
-const RUNS_PER_SESSION = 4;
-/** Sessions run in groups of 100 at a time, one event per second across the group. */
-const GROUP = 100;
-const EVENTS_PER_RUN = EVENTS_PER_SESSION / RUNS_PER_SESSION;
-const BASE_SECONDS = Date.UTC(2026, 0, 1) / 1000;
-
-const hexId = (prefix: string, index: number): string => `${prefix}${index.toString(16).padStart(32, '0')}`;
-const sessionId = (index: number): string => hexId('ses_', index);
-const runId = (index: number): string => hexId('run_', index);
-/** The second (from BASE_SECONDS) of an event: groups follow each other, their sessions interleave. */
-const eventSecond = (session: number, sequence: number): number =>
-  Math.floor(session / GROUP) * GROUP * EVENTS_PER_SESSION + (sequence - 1) * GROUP + (session % GROUP);
-const isoAt = (second: number): string => new Date((BASE_SECONDS + second) * 1000).toISOString();
-const secondSql = (session: string, sequence: string): string =>
-  `(${session} / ${GROUP}) * ${GROUP * EVENTS_PER_SESSION} + (${sequence} - 1) * ${GROUP} + ${session} % ${GROUP}`;
+const {
+  sessions: SESSIONS,
+  eventsPerSession: EVENTS_PER_SESSION,
+  runsPerSession: RUNS_PER_SESSION,
+  eventsPerRun: EVENTS_PER_RUN,
+  baseSeconds: BASE_SECONDS,
+  eventSecondSql: secondSql,
+} = queryPlanDataset;
 /** The instant of a second offset expression, as `timestamptz`. */
 const instantSql = (expression: string): string => `to_timestamp(${BASE_SECONDS} + (${expression}))`;
 /** The ISO string (`toISOString()` form) of a `timestamptz` expression. */
@@ -110,20 +101,6 @@ interface PlanNode {
   'Relation Name'?: string;
   'Index Name'?: string;
   Plans?: PlanNode[];
-}
-
-/** One store call whose statements are explained. */
-interface PlanCase {
-  name: string;
-  call(store: PostgresSessionStore): Promise<unknown>;
-  /** Checks the answer, so the case proves the method works on the big database. */
-  check(result: unknown): void;
-  /** The events index the plan must use (cases that read events). */
-  eventsIndex?: RegExp;
-  /** Why sorting events is fine here: a small set, bounded by an index. Absent: no sort of events. */
-  sortReason?: string;
-  /** Why walking an events index with a filter is acceptable here. */
-  note?: string;
 }
 
 const print = process.env.ASM_PRINT_PLANS;
@@ -261,271 +238,117 @@ const fullScans = (root: PlanNode): PlanNode[] =>
 const eventSorts = (root: PlanNode): PlanNode[] =>
   nodesOf(root).filter((node) => /Sort$/.test(node['Node Type']) && nodesOf(node).some(readsEvents));
 
-const firstOf = (result: unknown): StoredEvent => (result as { items: StoredEvent[] }).items[0]!;
-const itemsOf = <T = StoredEvent>(result: unknown): T[] => (result as { items: T[] }).items;
-const WINDOW_START = isoAt(eventSecond(300, 1) + 3_600);
-const WINDOW_END = isoAt(eventSecond(300, 1) + 7_199);
-const lastSecond = eventSecond(SESSIONS - 1, EVENTS_PER_SESSION);
-
-const cases: PlanCase[] = [
-  {
-    name: 'searchSessions: default order (updatedAtDesc)',
-    call: (s) => s.searchSessions({}),
-    check: (result) => {
-      expect((result as { totalCount: number }).totalCount).toBe(SESSIONS);
-      expect(itemsOf<{ id: string }>(result)[0]!.id).toBe(sessionId(SESSIONS - 1));
-    },
-  },
-  {
-    name: 'searchSessions: agentId',
-    call: (s) => s.searchSessions({ agentId: 'agent_3', limit: 20 }),
-    check: (result) => expect((result as { totalCount: number }).totalCount).toBe(SESSIONS / 5),
-  },
-  {
-    name: 'searchSessions: status',
-    call: (s) => s.searchSessions({ status: ['failed'], orderBy: 'createdAtAsc' }),
-    check: (result) => expect((result as { totalCount: number }).totalCount).toBe(SESSIONS / 10),
-  },
-  {
-    name: 'searchRuns: default order (createdAtDesc)',
-    call: (s) => s.searchRuns({}),
-    check: (result) => expect(itemsOf(result)).toHaveLength(50),
-  },
-  {
-    name: 'searchRuns: sessionId',
-    call: (s) => s.searchRuns({ sessionId: sessionId(123) }),
-    check: (result) => expect(itemsOf(result)).toHaveLength(RUNS_PER_SESSION),
-  },
-  {
-    name: 'searchRuns: status',
-    call: (s) => s.searchRuns({ status: 'failed', limit: 10 }),
-    check: (result) => expect(itemsOf(result)).toHaveLength(10),
-  },
-  {
-    name: 'searchRuns: totalTokensDesc',
-    call: (s) => s.searchRuns({ orderBy: 'totalTokensDesc', limit: 10 }),
-    check: (result) => expect(itemsOf(result)).toHaveLength(10),
-  },
-  {
-    name: 'searchEvents: no filter (default order, sequenceAsc)',
-    call: (s) => s.searchEvents({}),
-    check: (result) => expect(firstOf(result).sessionId).toBe(sessionId(0)),
+/** The plan each shared case must have on PostgreSQL, keyed by case name. */
+const expectations: Record<string, QueryPlanExpectation> = {
+  'searchSessions: default order (updatedAtDesc)': {},
+  'searchSessions: agentId': {},
+  'searchSessions: status': {},
+  'searchRuns: default order (createdAtDesc)': {},
+  'searchRuns: sessionId': {},
+  'searchRuns: status': {},
+  'searchRuns: totalTokensDesc': {},
+  'searchEvents: no filter (default order, sequenceAsc)': {
     eventsIndex: /asm_events_session_order_idx/,
   },
-  {
-    name: 'searchEvents: no filter, sequenceAsc, next page (cursor)',
-    call: async (s) => {
-      const first = await s.searchEvents({ limit: 999 });
-      return s.searchEvents({ limit: 10, cursor: first.nextCursor! });
-    },
-    check: (result) => expect(itemsOf(result).map((event) => event.sessionId)).toContain(sessionId(1)),
+  'searchEvents: no filter, sequenceAsc, next page (cursor)': {
     eventsIndex: /asm_events_session_order_idx/,
   },
-  {
-    name: 'searchEvents: one session, sequenceAsc',
-    call: (s) => s.searchEvents({ sessionIds: [sessionId(42)], limit: 100 }),
-    check: (result) => expect(firstOf(result).sequence).toBe(1),
+  'searchEvents: one session, sequenceAsc': {
     eventsIndex: /asm_events_session_sequence_idx/,
   },
-  {
-    name: 'searchEvents: three sessions, sequenceAsc',
-    call: (s) => s.searchEvents({ sessionIds: [sessionId(7), sessionId(500), sessionId(999)] }),
-    check: (result) => expect(firstOf(result).sessionId).toBe(sessionId(7)),
+  'searchEvents: three sessions, sequenceAsc': {
     eventsIndex: /asm_events_session_order_idx/,
   },
-  {
-    name: 'searchEvents: sequenceAsc, next page (cursor)',
-    call: async (s) => {
-      const first = await s.searchEvents({ sessionIds: [sessionId(7), sessionId(500)], limit: 100 });
-      return s.searchEvents({
-        sessionIds: [sessionId(7), sessionId(500)],
-        limit: 100,
-        cursor: first.nextCursor!,
-      });
-    },
-    check: (result) => expect(firstOf(result).sequence).toBe(101),
+  'searchEvents: sequenceAsc, next page (cursor)': {
     eventsIndex: /asm_events_session_order_idx/,
   },
-  {
-    name: 'searchEvents: runIds',
-    call: (s) => s.searchEvents({ runIds: [runId(8), runId(2_001)] }),
-    check: (result) => expect(firstOf(result).runId).toBe(runId(8)),
+  'searchEvents: runIds': {
     eventsIndex: /asm_events_run_idx/,
     sortReason: 'the events of the given runs (250 each), read from asm_events_run_idx',
   },
-  {
-    name: 'searchEvents: sessionIds + types',
-    call: (s) =>
-      s.searchEvents({
-        sessionIds: [sessionId(9), sessionId(10)],
-        types: ['tool_call_started', 'run_failed'],
-      }),
-    check: (result) => expect(itemsOf(result)).toHaveLength(2 * RUNS_PER_SESSION * 5 + 1),
+  'searchEvents: sessionIds + types': {
     eventsIndex: /asm_events_session_type_idx/,
     sortReason: 'the events of the given sessions and types, read from asm_events_session_type_idx',
   },
-  {
-    name: 'searchEvents: one session, timestampAsc',
-    call: (s) => s.searchEvents({ sessionIds: [sessionId(77)], orderBy: 'timestampAsc', limit: 20 }),
-    check: (result) => expect(firstOf(result).sequence).toBe(1),
+  'searchEvents: one session, timestampAsc': {
     eventsIndex: /asm_events_session_time_idx/,
   },
-  {
-    name: 'searchEvents: two old sessions, timestampDesc',
-    call: (s) =>
-      s.searchEvents({ sessionIds: [sessionId(3), sessionId(4)], orderBy: 'timestampDesc', limit: 20 }),
-    check: (result) => expect(firstOf(result).sequence).toBe(EVENTS_PER_SESSION),
+  'searchEvents: two old sessions, timestampDesc': {
     eventsIndex: /asm_events_session_(sequence|time)_idx/,
     sortReason: 'the events of the given sessions, read from their session index',
   },
-  {
-    name: 'searchEvents: all sessions, timestampDesc, limit 50',
-    call: (s) => s.searchEvents({ orderBy: 'timestampDesc', limit: 50 }),
-    check: (result) => expect(firstOf(result).timestamp).toBe(isoAt(lastSecond)),
+  'searchEvents: all sessions, timestampDesc, limit 50': {
     eventsIndex: /asm_events_time_idx/,
   },
-  {
-    name: 'searchEvents: all sessions, timestampDesc, next page (cursor)',
-    call: async (s) => {
-      const first = await s.searchEvents({ orderBy: 'timestampDesc', limit: 50 });
-      return s.searchEvents({ orderBy: 'timestampDesc', limit: 50, cursor: first.nextCursor! });
-    },
-    check: (result) => expect(firstOf(result).timestamp).toBe(isoAt(lastSecond - 50)),
+  'searchEvents: all sessions, timestampDesc, next page (cursor)': {
     eventsIndex: /asm_events_time_idx/,
   },
-  {
-    name: 'searchEvents: since/until window (one hour), timestampAsc',
-    call: (s) => s.searchEvents({ since: WINDOW_START, until: WINDOW_END, orderBy: 'timestampAsc' }),
-    check: (result) => expect(firstOf(result).timestamp).toBe(WINDOW_START),
+  'searchEvents: since/until window (one hour), timestampAsc': {
     eventsIndex: /asm_events_time_idx/,
   },
-  {
-    name: 'searchEvents: since/until window (one hour), timestampAsc, next page (cursor)',
-    call: async (s) => {
-      const first = await s.searchEvents({ since: WINDOW_START, until: WINDOW_END, orderBy: 'timestampAsc' });
-      return s.searchEvents({
-        since: WINDOW_START,
-        until: WINDOW_END,
-        orderBy: 'timestampAsc',
-        cursor: first.nextCursor!,
-      });
-    },
-    check: (result) => expect(firstOf(result).timestamp).toBe(isoAt(eventSecond(300, 1) + 3_700)),
+  'searchEvents: since/until window (one hour), timestampAsc, next page (cursor)': {
     eventsIndex: /asm_events_time_idx/,
   },
-  {
-    name: 'searchEvents: since/until window (one hour), sequenceAsc',
-    call: (s) => s.searchEvents({ since: WINDOW_START, until: WINDOW_END }),
-    check: (result) => expect(itemsOf(result)).toHaveLength(100),
+  'searchEvents: since/until window (one hour), sequenceAsc': {
     eventsIndex: /asm_events_time_idx/,
     sortReason: 'the 3,600 events of the window, read from asm_events_time_idx',
   },
-  {
-    name: 'searchEvents: correlationId',
-    call: (s) => s.searchEvents({ correlationId: 'corr_1f4_2' }),
-    check: (result) =>
-      expect(itemsOf(result).map((event) => event.type)).toEqual([
-        'tool_call_started',
-        'tool_call_completed',
-      ]),
+  'searchEvents: correlationId': {
     eventsIndex: /asm_events_correlation_idx/,
     sortReason: 'the few events of one correlation id, read from asm_events_correlation_idx',
   },
-  {
-    name: 'searchEvents: providers only, timestampDesc',
-    call: (s) => s.searchEvents({ providers: ['codex'], orderBy: 'timestampDesc', limit: 50 }),
-    check: (result) => expect(firstOf(result).provider).toBe('codex'),
+  'searchEvents: providers only, timestampDesc': {
     eventsIndex: /asm_events_time_idx/,
     note: 'walks asm_events_time_idx newest first and filters on provider: stops after `limit` matches, so the cost grows as the provider gets rarer',
   },
-  {
-    name: 'searchEvents: a rare type only, timestampDesc',
-    call: (s) => s.searchEvents({ types: ['run_failed'], orderBy: 'timestampDesc', limit: 20 }),
-    check: (result) => expect(firstOf(result).type).toBe('run_failed'),
+  'searchEvents: a rare type only, timestampDesc': {
     eventsIndex: /asm_events_time_idx/,
     note: 'walks asm_events_time_idx newest first and filters on type: run_failed is 0.04% of the events, so about 50,000 index entries are read for 20 matches',
   },
-  {
-    name: 'searchEvents: a common type only, timestampDesc',
-    call: (s) => s.searchEvents({ types: ['message_streamed'], orderBy: 'timestampDesc', limit: 20 }),
-    check: (result) => expect(firstOf(result).type).toBe('message_streamed'),
+  'searchEvents: a common type only, timestampDesc': {
     eventsIndex: /asm_events_time_idx/,
     note: 'walks asm_events_time_idx newest first and filters on type: stops after `limit` matches',
   },
-  {
-    name: 'searchEvents: a rare type only, sequenceAsc',
-    call: (s) => s.searchEvents({ types: ['run_failed'], limit: 20 }),
-    check: (result) => expect(firstOf(result).sessionId).toBe(sessionId(1)),
+  'searchEvents: a rare type only, sequenceAsc': {
     eventsIndex: /asm_events_session_order_idx/,
     note: 'walks asm_events_session_order_idx and filters on type: stops after `limit` matches (PostgreSQL 15 has no skip scan of asm_events_session_type_idx)',
   },
-  {
-    name: 'searchEvents: providers only, sequenceAsc',
-    call: (s) => s.searchEvents({ providers: ['amp'], limit: 20 }),
-    check: (result) => expect(firstOf(result).provider).toBe('amp'),
+  'searchEvents: providers only, sequenceAsc': {
     eventsIndex: /asm_events_session_order_idx/,
     note: 'walks asm_events_session_order_idx and filters on provider: stops after `limit` matches',
   },
-  {
-    name: 'countEvents: one session',
-    call: (s) => s.countEvents({ sessionIds: [sessionId(321)] }),
-    check: (result) => expect(result).toBe(EVENTS_PER_SESSION),
+  'countEvents: one session': {
     eventsIndex: /asm_events_session_(sequence|type|time)_idx/,
   },
-  {
-    name: 'countEvents: one session and type',
-    call: (s) => s.countEvents({ sessionIds: [sessionId(321)], types: ['tool_call_started'] }),
-    check: (result) => expect(result).toBe(RUNS_PER_SESSION * 5),
+  'countEvents: one session and type': {
     eventsIndex: /asm_events_session_type_idx/,
   },
-  {
-    name: 'countEvents: since/until window (one hour)',
-    call: (s) => s.countEvents({ since: WINDOW_START, until: WINDOW_END }),
-    check: (result) => expect(result).toBe(3_600),
+  'countEvents: since/until window (one hour)': {
     eventsIndex: /asm_events_time_idx/,
   },
-  {
-    name: 'getSessionStats',
-    call: (s) => s.getSessionStats(sessionId(654)),
-    check: (result) => {
-      expect(result).toMatchObject({ eventCount: EVENTS_PER_SESSION, runCount: RUNS_PER_SESSION });
-      expect((result as { firstEventAt: string }).firstEventAt).toBe(isoAt(eventSecond(654, 1)));
-    },
+  getSessionStats: {
     eventsIndex: /asm_events_session_(sequence|type|time)_idx/,
   },
-  {
-    name: 'getEvents: whole session',
-    call: (s) => s.getEvents(sessionId(888)),
-    check: (result) => expect(result).toHaveLength(EVENTS_PER_SESSION),
+  'getEvents: whole session': {
     eventsIndex: /asm_events_session_sequence_idx/,
   },
-  {
-    name: 'getEvents: after a cursor, limit 100',
-    call: (s) => s.getEvents(sessionId(888), { after: 900, limit: 100 }),
-    check: (result) => expect((result as StoredEvent[])[0]!.sequence).toBe(901),
+  'getEvents: after a cursor, limit 100': {
     eventsIndex: /asm_events_session_sequence_idx/,
   },
-  {
-    name: 'getEvents: one run',
-    call: (s) => s.getEvents(sessionId(888), { runId: runId(888 * 4 + 2) }),
-    check: (result) => expect(result).toHaveLength(EVENTS_PER_RUN),
+  'getEvents: one run': {
     eventsIndex: /asm_events_(session_sequence|run)_idx/,
   },
-  {
-    name: 'getEvents: one type',
-    call: (s) => s.getEvents(sessionId(888), { types: ['tool_call_started'] }),
-    check: (result) => expect(result).toHaveLength(RUNS_PER_SESSION * 5),
+  'getEvents: one type': {
     eventsIndex: /asm_events_session_type_idx/,
   },
-  {
-    name: 'getEvents: two types',
-    call: (s) => s.getEvents(sessionId(888), { types: ['tool_call_started', 'run_failed'], limit: 10 }),
-    check: (result) => expect(result).toHaveLength(10),
+  'getEvents: two types': {
     // The generic plan walks asm_events_session_sequence_idx with a filter on type instead.
     eventsIndex: /asm_events_session_(type|sequence)_idx/,
     sortReason: "one session's events of the given types, read from asm_events_session_type_idx",
   },
-];
+};
+
+const cases = queryPlanCasesWith(expectations);
 
 describe('query plans on 1,000,000 events (PostgreSQL)', () => {
   it('holds 1,000,000 events', async () => {

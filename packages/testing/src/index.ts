@@ -16,6 +16,12 @@ export type {
   TestProviderAdapterOptions,
 } from './provider-suite.js';
 export { testProviderAdapter } from './provider-suite.js';
+export type {
+  QueryPlanCase,
+  QueryPlanExpectation,
+  QueryPlanStore,
+} from './query-plan-cases.js';
+export { queryPlanCases, queryPlanCasesWith, queryPlanDataset } from './query-plan-cases.js';
 export type { TestRedactionOptions } from './redaction-suite.js';
 export { testRedaction } from './redaction-suite.js';
 export type { TestRouterStateStoreOptions } from './router-state-suite.js';
