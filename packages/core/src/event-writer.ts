@@ -92,22 +92,14 @@ export class EventWriter {
 
   private startWriting(): void {
     if (this.pending.length === this.taken || this.failure) return;
-    if (this.pipelineDepth > 1) {
-      while (this.pending.length > this.taken && this.inFlight < this.pipelineDepth && !this.failure) {
-        this.dispatch();
-      }
-      return;
-    }
-    if (this.writing) return;
     if (this.appendSync !== undefined) {
       this.drainSync(this.appendSync);
       return;
     }
-    this.writing = this.drain().finally(() => {
-      this.writing = undefined;
-      // An event enqueued while the last batch was settling found `writing` set and scheduled nothing.
-      if (this.pending.length > this.taken && !this.scheduled && !this.failure) this.startWriting();
-    });
+    // One batch at a time by default; up to `pipelineDepth` for stores that keep call order.
+    while (this.pending.length > this.taken && this.inFlight < this.pipelineDepth && !this.failure) {
+      this.dispatch();
+    }
   }
 
   /** Takes the next batch off the queue (the whole queue when it fits). */
@@ -143,27 +135,31 @@ export class EventWriter {
   private drainBatches(append: (events: NewEvent[]) => StoredEvent[]): void {
     while (this.pending.length > this.taken && !this.failure) {
       const batch = this.nextBatch();
+      const started = startTiming();
       let stored: StoredEvent[];
-      const observed = channels.storeCall.hasSubscribers;
-      const started = observed ? performance.now() : 0;
       try {
         stored = append(batch);
       } catch (error) {
-        this.fail(error, observed, started);
+        this.fail(error, started);
         return;
       }
-      if (observed) {
-        channels.storeCall.publish({ operation: 'appendEvents', durationMs: performance.now() - started });
-      }
-      this.onStored(stored);
+      this.handOn(stored, started);
     }
   }
 
-  private fail(error: unknown, observed: boolean, started: number): void {
+  /** Reports a stored batch (and its timing, when observed) to `onStored`. */
+  private handOn(stored: StoredEvent[], started: number | undefined): void {
+    if (started !== undefined) {
+      channels.storeCall.publish({ operation: 'appendEvents', durationMs: performance.now() - started });
+    }
+    this.onStored(stored);
+  }
+
+  private fail(error: unknown, started: number | undefined): void {
     this.failure = AsmError.isInstance(error)
       ? error
       : AsmError.from(error, 'storage_write_failed', 'Writing events to the store failed');
-    if (observed) {
+    if (started !== undefined) {
       channels.storeCall.publish({
         operation: 'appendEvents',
         durationMs: performance.now() - started,
@@ -175,20 +171,18 @@ export class EventWriter {
     this.onFailure(this.failure);
   }
 
-  /** Pipelined mode: sends the next batch without waiting for the ones in flight. */
+  /** Sends the next batch; with a pipeline, without waiting for the ones in flight. */
   private dispatch(): void {
     const batch = this.nextBatch();
     this.inFlight++;
-    const observed = channels.storeCall.hasSubscribers;
-    const started = observed ? performance.now() : 0;
+    const started = startTiming();
     let appended: Promise<StoredEvent[]>;
     try {
       appended = this.store.appendEvents(batch);
     } catch (error) {
       appended = Promise.reject(error);
     }
-    const previous = this.delivered;
-    const delivered = this.deliver(appended, previous, observed, started);
+    const delivered = this.deliver(appended, this.delivered, started);
     this.delivered = delivered;
     this.writing = delivered;
   }
@@ -196,8 +190,7 @@ export class EventWriter {
   private async deliver(
     appended: Promise<StoredEvent[]>,
     previous: Promise<void>,
-    observed: boolean,
-    started: number,
+    started: number | undefined,
   ): Promise<void> {
     let stored: StoredEvent[] | undefined;
     let error: unknown;
@@ -210,35 +203,16 @@ export class EventWriter {
     await previous;
     this.inFlight--;
     if (!this.failure) {
-      if (stored === undefined) {
-        this.fail(error ?? new Error('appendEvents resolved without events'), observed, started);
-      } else {
-        if (observed) {
-          channels.storeCall.publish({ operation: 'appendEvents', durationMs: performance.now() - started });
-        }
-        this.onStored(stored);
-      }
+      if (stored === undefined) this.fail(error ?? new Error('appendEvents resolved without events'), started);
+      else this.handOn(stored, started);
     }
     if (this.inFlight === 0) this.writing = undefined;
+    // An event enqueued while this batch was settling found a write in flight and scheduled nothing.
     if (this.pending.length > this.taken && !this.scheduled && !this.failure) this.startWriting();
   }
+}
 
-  private async drain(): Promise<void> {
-    while (this.pending.length > this.taken && !this.failure) {
-      const batch = this.nextBatch();
-      let stored: StoredEvent[];
-      const observed = channels.storeCall.hasSubscribers;
-      const started = observed ? performance.now() : 0;
-      try {
-        stored = await this.store.appendEvents(batch);
-        if (observed) {
-          channels.storeCall.publish({ operation: 'appendEvents', durationMs: performance.now() - started });
-        }
-      } catch (error) {
-        this.fail(error, observed, started);
-        return;
-      }
-      this.onStored(stored);
-    }
-  }
+/** The start time of a store call when someone listens on the telemetry channel, else `undefined`. */
+function startTiming(): number | undefined {
+  return channels.storeCall.hasSubscribers ? performance.now() : undefined;
 }
