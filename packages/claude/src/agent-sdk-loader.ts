@@ -1,4 +1,4 @@
-import { AsmError } from '@asm/core';
+import { createOptionalDependency } from '@asm/core';
 
 /**
  * The child process handle the SDK expects from `spawnClaudeCodeProcess` (`SpawnedProcess` of
@@ -86,11 +86,6 @@ export const importClaudeAgentSdk: ClaudeAgentSdkLoader = async () => {
   return (await import(specifier)) as ClaudeAgentSdkModule;
 };
 
-function isModuleNotFound(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
-}
-
 /** The install hint every missing-SDK message carries. */
 export const CLAUDE_AGENT_SDK_INSTALL = `npm install ${CLAUDE_AGENT_SDK_PACKAGE}@0.3.331 (or pnpm add ${CLAUDE_AGENT_SDK_PACKAGE}@0.3.331)`;
 
@@ -102,30 +97,12 @@ export const CLAUDE_AGENT_SDK_INSTALL = `npm install ${CLAUDE_AGENT_SDK_PACKAGE}
 export function createAgentSdkCache(
   loader: ClaudeAgentSdkLoader,
 ): (operation: string) => Promise<ClaudeAgentSdkModule> {
-  let loaded: Promise<ClaudeAgentSdkModule> | undefined;
-  return async (operation) => {
-    loaded ??= loader().then((module) => {
-      if (typeof module?.query !== 'function') {
-        throw new AsmError(
-          'dependency_not_available',
-          `${CLAUDE_AGENT_SDK_PACKAGE} does not export query(); install a 0.3.x version: ${CLAUDE_AGENT_SDK_INSTALL}`,
-          { details: { dependency: CLAUDE_AGENT_SDK_PACKAGE, operation } },
-        );
-      }
-      return module;
-    });
-    try {
-      return await loaded;
-    } catch (error) {
-      loaded = undefined;
-      if (AsmError.isInstance(error)) throw error;
-      throw new AsmError(
-        'dependency_not_available',
-        isModuleNotFound(error)
-          ? `The Claude agent backend needs the optional peer dependency ${CLAUDE_AGENT_SDK_PACKAGE}: install it with \`${CLAUDE_AGENT_SDK_INSTALL}\`, or use backend: 'messages'`
-          : `Could not load ${CLAUDE_AGENT_SDK_PACKAGE}: ${error instanceof Error ? error.message : String(error)}. Reinstall it with \`${CLAUDE_AGENT_SDK_INSTALL}\``,
-        { details: { dependency: CLAUDE_AGENT_SDK_PACKAGE, operation }, cause: error },
-      );
-    }
-  };
+  return createOptionalDependency({
+    dependency: CLAUDE_AGENT_SDK_PACKAGE,
+    neededBy: 'The Claude agent backend',
+    install: CLAUDE_AGENT_SDK_INSTALL,
+    alternative: "use backend: 'messages'",
+    load: loader,
+    requiredExports: ['query'],
+  });
 }

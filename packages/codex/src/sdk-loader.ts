@@ -1,4 +1,4 @@
-import { AsmError } from '@asm/core';
+import { createOptionalDependency } from '@asm/core';
 import type { CodexConfigValue } from './settings.js';
 
 /**
@@ -60,39 +60,16 @@ export const importCodexSdk: CodexSdkLoader = async () => {
   return (await import(specifier)) as CodexSdkModule;
 };
 
-function isModuleNotFound(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
-}
-
 /**
  * Loads the SDK once per adapter. When it is not installed: `AsmError` `dependency_not_available`
  * with `details: { dependency, operation }` and the install command in the message.
  */
 export function createSdkCache(loader: CodexSdkLoader): (operation: string) => Promise<CodexSdkModule> {
-  let loaded: Promise<CodexSdkModule> | undefined;
-  return async (operation) => {
-    loaded ??= loader().then((module) => {
-      if (typeof module?.Codex !== 'function') {
-        throw new AsmError('dependency_not_available', `${CODEX_SDK_PACKAGE} does not export Codex`, {
-          details: { dependency: CODEX_SDK_PACKAGE, operation },
-        });
-      }
-      return module;
-    });
-    try {
-      return await loaded;
-    } catch (error) {
-      loaded = undefined; // a later install (or a fixed loader) can succeed
-      if (AsmError.isInstance(error)) throw error;
-      const missing = isModuleNotFound(error);
-      throw new AsmError(
-        'dependency_not_available',
-        missing
-          ? `The Codex CLI backend needs the optional peer dependency ${CODEX_SDK_PACKAGE}: install it with \`npm install ${CODEX_SDK_PACKAGE}\` (or \`pnpm add ${CODEX_SDK_PACKAGE}\`), or use backend: 'responses'`
-          : `Could not load ${CODEX_SDK_PACKAGE}: ${error instanceof Error ? error.message : String(error)}. Reinstall it with \`npm install ${CODEX_SDK_PACKAGE}\``,
-        { details: { dependency: CODEX_SDK_PACKAGE, operation }, cause: error },
-      );
-    }
-  };
+  return createOptionalDependency({
+    dependency: CODEX_SDK_PACKAGE,
+    neededBy: 'The Codex CLI backend',
+    alternative: "use backend: 'responses'",
+    load: loader,
+    requiredExports: ['Codex'],
+  });
 }

@@ -203,7 +203,8 @@ export class EventWriter {
     await previous;
     this.inFlight--;
     if (!this.failure) {
-      if (stored === undefined) this.fail(error ?? new Error('appendEvents resolved without events'), started);
+      if (stored === undefined)
+        this.fail(error ?? new Error('appendEvents resolved without events'), started);
       else this.handOn(stored, started);
     }
     if (this.inFlight === 0) this.writing = undefined;

@@ -154,6 +154,7 @@ export type { InMemorySessionStore, InMemoryStoreOptions } from './in-memory-sto
 export { createInMemoryStore } from './in-memory-store.js';
 export type { OpenTelemetryOptions, OtelSpanLike, OtelTracerLike } from './opentelemetry.js';
 export { instrumentOpenTelemetry } from './opentelemetry.js';
+export { createOptionalDependency, type OptionalDependencyOptions } from './optional-dependency.js';
 export type {
   ArtifactListFilter,
   ArtifactRecord,

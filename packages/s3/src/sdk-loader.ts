@@ -1,4 +1,4 @@
-import { AsmError } from '@asm/core';
+import { createOptionalDependency } from '@asm/core';
 
 /** The optional peer dependency the S3 store runs on. */
 export const S3_SDK_PACKAGE = '@aws-sdk/client-s3';
@@ -46,42 +46,16 @@ const REQUIRED_EXPORTS = [
   'ListObjectsV2Command',
 ] as const;
 
-function isModuleNotFound(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
-}
-
 /**
  * @internal Loads the SDK once per store. When it is not installed: `AsmError`
  * `dependency_not_available` with `details: { dependency, operation }` and the install command in the
  * message. A failed load is not cached, so installing the SDK later works without a restart.
  */
 export function createSdkCache(loader: S3SdkLoader): (operation: string) => Promise<S3SdkModule> {
-  let loaded: Promise<S3SdkModule> | undefined;
-  return async (operation) => {
-    loaded ??= loader().then((module) => {
-      const missing = REQUIRED_EXPORTS.filter((name) => typeof module?.[name] !== 'function');
-      if (missing.length > 0) {
-        throw new AsmError(
-          'dependency_not_available',
-          `${S3_SDK_PACKAGE} does not export ${missing.join(', ')}: install a 3.x version with \`npm install ${S3_SDK_PACKAGE}\``,
-          { details: { dependency: S3_SDK_PACKAGE, operation, missing } },
-        );
-      }
-      return module;
-    });
-    try {
-      return await loaded;
-    } catch (error) {
-      loaded = undefined;
-      if (AsmError.isInstance(error)) throw error;
-      throw new AsmError(
-        'dependency_not_available',
-        isModuleNotFound(error)
-          ? `The S3 artifact store needs the optional peer dependency ${S3_SDK_PACKAGE}: install it with \`npm install ${S3_SDK_PACKAGE}\` (or \`pnpm add ${S3_SDK_PACKAGE}\`)`
-          : `Could not load ${S3_SDK_PACKAGE}: ${error instanceof Error ? error.message : String(error)}. Reinstall it with \`npm install ${S3_SDK_PACKAGE}\``,
-        { details: { dependency: S3_SDK_PACKAGE, operation }, cause: error },
-      );
-    }
-  };
+  return createOptionalDependency({
+    dependency: S3_SDK_PACKAGE,
+    neededBy: 'The S3 artifact store',
+    load: loader,
+    requiredExports: REQUIRED_EXPORTS,
+  });
 }
