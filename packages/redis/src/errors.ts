@@ -113,10 +113,37 @@ function scriptError(message: string): AsmError | undefined {
   }
 }
 
-/** The error of every call on a closed store or bus (not retryable: it stays closed). */
-export function closedError(what: 'store' | 'event bus'): AsmError {
+/** The error of every call on a closed store, bus, lease or limiter (not retryable: it stays closed). */
+export function closedError(what: string): AsmError {
   return new AsmError('storage_connection_failed', `The Redis ${what} is closed`, {
     retryable: false,
     details: { closed: true },
   });
+}
+
+/**
+ * The guard of a Redis-backed component: `ensureOpen()` refuses calls once `isClosed()`, and
+ * `call(operation, kind, body)` also turns Redis failures into storage errors (`toStorageError`).
+ */
+export function guardedCalls(
+  what: string,
+  isClosed: () => boolean,
+): {
+  ensureOpen: () => void;
+  call: <T>(operation: string, kind: OperationKind, body: () => Promise<T>) => Promise<T>;
+} {
+  const ensureOpen = (): void => {
+    if (isClosed()) throw closedError(what);
+  };
+  return {
+    ensureOpen,
+    async call<T>(operation: string, kind: OperationKind, body: () => Promise<T>): Promise<T> {
+      ensureOpen();
+      try {
+        return await body();
+      } catch (error) {
+        throw toStorageError(error, operation, kind);
+      }
+    },
+  };
 }

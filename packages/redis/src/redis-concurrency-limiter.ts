@@ -1,7 +1,7 @@
 import { AsmError, type ConcurrencyLimiter, type ConcurrencyStatus } from '@asm/core';
 import type { Redis } from 'ioredis';
 import { closeConnection, type RedisConnectionOptions, resolveConnection } from './connection.js';
-import { toStorageError } from './errors.js';
+import { guardedCalls } from './errors.js';
 import { keyedScript, runKeyedScript } from './keyed-script.js';
 import { NAMESPACE } from './keys.js';
 
@@ -194,22 +194,7 @@ export function createRedisConcurrencyLimiter(
   let timer: NodeJS.Timeout | undefined;
   let renewing: Promise<void> | undefined;
 
-  const ensureOpen = () => {
-    if (closed) {
-      throw new AsmError('storage_connection_failed', 'The Redis concurrency limiter is closed', {
-        retryable: false,
-        details: { closed: true },
-      });
-    }
-  };
-  const call = async <T>(operation: string, kind: 'read' | 'write', body: () => Promise<T>): Promise<T> => {
-    ensureOpen();
-    try {
-      return await body();
-    } catch (error) {
-      throw toStorageError(error, operation, kind);
-    }
-  };
+  const { call } = guardedCalls('concurrency limiter', () => closed);
 
   const renew = async (): Promise<void> => {
     if (sessions.size === 0 && runs.size === 0) return;

@@ -8,7 +8,7 @@ import {
 import type { Redis } from 'ioredis';
 import { ChannelHub } from './channel-hub.js';
 import { closeConnection, type RedisConnectionOptions, resolveConnection } from './connection.js';
-import { toStorageError } from './errors.js';
+import { closedError, toStorageError } from './errors.js';
 import { NAMESPACE } from './keys.js';
 
 /** Options of `createRedisControlBus`: a connection (`client` or `url`) and an optional key prefix. */
@@ -23,13 +23,6 @@ export interface RedisControlBus extends ControlBus {
   readonly client: Redis;
   /** The channel of a session's control messages. */
   channelOf(sessionId: string): string;
-}
-
-function closedBusError(): AsmError {
-  return new AsmError('storage_connection_failed', 'The Redis control bus is closed', {
-    retryable: false,
-    details: { closed: true },
-  });
 }
 
 /**
@@ -60,7 +53,7 @@ export function createRedisControlBus(options: RedisControlBusOptions): RedisCon
     client,
     channelOf,
     async publish(message: ControlMessage): Promise<void> {
-      if (closed) throw closedBusError();
+      if (closed) throw closedError('control bus');
       validateControlMessage(message);
       try {
         await client.publish(channelOf(message.sessionId), JSON.stringify(message));
@@ -69,7 +62,7 @@ export function createRedisControlBus(options: RedisControlBusOptions): RedisCon
       }
     },
     async subscribe(sessionId, listener): Promise<EventSubscription> {
-      if (closed) throw closedBusError();
+      if (closed) throw closedError('control bus');
       if (typeof sessionId !== 'string' || sessionId === '') {
         throw new AsmError('validation_error', 'sessionId must be a non-empty string', {
           details: { field: 'sessionId' },
@@ -92,7 +85,7 @@ export function createRedisControlBus(options: RedisControlBusOptions): RedisCon
           listener(message);
         });
       } catch (error) {
-        if (closed) throw closedBusError();
+        if (closed) throw closedError('control bus');
         throw toStorageError(error, 'subscribeControl', 'read');
       }
       unlisteners.add(unlisten);

@@ -1,7 +1,7 @@
 import { AsmError, type ProviderHealthState, type RouterStateStore, type StickyBinding } from '@asm/core';
 import type { Redis } from 'ioredis';
 import { closeConnection, type RedisConnectionOptions, resolveConnection } from './connection.js';
-import { toStorageError } from './errors.js';
+import { guardedCalls } from './errors.js';
 import { NAMESPACE } from './keys.js';
 
 /** Options of `createRedisRouterState`. */
@@ -40,22 +40,7 @@ export function createRedisRouterState(options: RedisRouterStateOptions): RedisR
   let closed = false;
   const providerKey = (scope: string, provider: string) => `${prefix}${scope}:provider:${provider}`;
   const stickyKey = (scope: string, key: string) => `${prefix}${scope}:sticky:${key}`;
-  const ensureOpen = () => {
-    if (closed) {
-      throw new AsmError('storage_connection_failed', 'The router state is closed', {
-        retryable: false,
-        details: { closed: true },
-      });
-    }
-  };
-  const call = async <T>(operation: string, kind: 'read' | 'write', body: () => Promise<T>): Promise<T> => {
-    ensureOpen();
-    try {
-      return await body();
-    } catch (error) {
-      throw toStorageError(error, operation, kind);
-    }
-  };
+  const { ensureOpen, call } = guardedCalls('router state', () => closed);
 
   return {
     specificationVersion: 'v1',

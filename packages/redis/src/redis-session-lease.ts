@@ -1,7 +1,7 @@
 import { AsmError, type LeaseGrant, type SessionLease, validateLeaseRequest } from '@asm/core';
 import type { Redis } from 'ioredis';
 import { closeConnection, type RedisConnectionOptions, resolveConnection } from './connection.js';
-import { toStorageError } from './errors.js';
+import { guardedCalls } from './errors.js';
 import { keyedScript, runKeyedScript } from './keyed-script.js';
 import { NAMESPACE } from './keys.js';
 
@@ -98,19 +98,8 @@ export function createRedisSessionLease(options: RedisSessionLeaseOptions): Redi
   const keyOf = (sessionId: string) => `${base}lease:${sessionId}`;
   let closed = false;
 
-  const call = async <T>(operation: string, kind: 'read' | 'write', body: () => Promise<T>): Promise<T> => {
-    if (closed) {
-      throw new AsmError('storage_connection_failed', 'The Redis session lease is closed', {
-        retryable: false,
-        details: { closed: true },
-      });
-    }
-    try {
-      return await body();
-    } catch (error) {
-      throw toStorageError(error, operation, kind);
-    }
-  };
+  const { call } = guardedCalls('session lease', () => closed);
+
   const grantOf = (sessionId: string, holderId: string, token: unknown, sentAt: number, ttlMs: number) =>
     token === null || token === undefined
       ? undefined
