@@ -33,6 +33,7 @@ import {
   DEFAULT_CLAUDE_AGENT_INTERRUPT_TIMEOUT_MS,
   DEFAULT_CLAUDE_AGENT_SHUTDOWN_GRACE_MS,
 } from './agent-settings.js';
+import { runOptionChecks } from './field-checks.js';
 
 /** The Claude provider on the Claude Code agent. */
 export interface ClaudeAgentProvider extends ProviderAdapter {
@@ -118,22 +119,10 @@ export function mapClaudeAgentPermissionMode(
 function readRunOptions(adapterOptions: Record<string, unknown> | undefined): ClaudeAgentRunOptions {
   const options: ClaudeAgentRunOptions = {};
   const { model, maxTurns } = adapterOptions ?? {};
-  if (model !== undefined) {
-    if (typeof model !== 'string' || model === '') {
-      throw new AsmError('validation_error', 'adapterOptions.model must be a non-empty string', {
-        details: { field: 'adapterOptions.model', value: model },
-      });
-    }
-    options.model = model;
-  }
-  if (maxTurns !== undefined) {
-    if (typeof maxTurns !== 'number' || !Number.isInteger(maxTurns) || maxTurns < 1) {
-      throw new AsmError('validation_error', 'adapterOptions.maxTurns must be a positive integer', {
-        details: { field: 'adapterOptions.maxTurns', value: maxTurns },
-      });
-    }
-    options.maxTurns = maxTurns;
-  }
+  runOptionChecks.nonEmptyString('adapterOptions.model', model);
+  runOptionChecks.positiveInteger('adapterOptions.maxTurns', maxTurns);
+  if (model !== undefined) options.model = model as string;
+  if (maxTurns !== undefined) options.maxTurns = maxTurns as number;
   return options;
 }
 

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
-import { AsmError, normalizePermissionMode, type PermissionMode } from '@asm/core';
+import { normalizePermissionMode, type PermissionMode } from '@asm/core';
 import type { ClaudeAgentSdkLoader } from './agent-sdk-loader.js';
+import { fieldChecks } from './field-checks.js';
 
 /** Filesystem settings Claude Code may load (`settingSources` of the SDK). */
 export type ClaudeAgentSettingSource = 'user' | 'project' | 'local';
@@ -85,17 +86,9 @@ export interface ClaudeAgentSettings {
 
 const SETTING_SOURCES: readonly string[] = ['user', 'project', 'local'];
 
+const checks = fieldChecks('Claude provider (agent): ');
 function invalid(field: string, message: string, value: unknown): never {
-  throw new AsmError('validation_error', `Claude provider (agent): ${message}`, {
-    details: { field, value },
-  });
-}
-
-function optionalString(settings: ClaudeAgentSettings, field: keyof ClaudeAgentSettings): void {
-  const value = settings[field];
-  if (value !== undefined && (typeof value !== 'string' || value === '')) {
-    invalid(field, `${field} must be a non-empty string`, value);
-  }
+  return checks.invalid(field, message, value);
 }
 
 function optionalStringList(settings: ClaudeAgentSettings, field: 'allowedTools' | 'disallowedTools'): void {
@@ -134,7 +127,7 @@ export function validateAgentSettings(settings: ClaudeAgentSettings): void {
   }
   checkWorkingDirectory(settings.workingDirectory);
   for (const field of ['name', 'model', 'apiKey', 'baseURL', 'executablePath', 'configDir'] as const) {
-    optionalString(settings, field);
+    checks.nonEmptyString(field, settings[field]);
   }
   if (settings.systemPrompt !== undefined && typeof settings.systemPrompt !== 'string') {
     invalid('systemPrompt', 'systemPrompt must be a string', settings.systemPrompt);
@@ -150,13 +143,7 @@ export function validateAgentSettings(settings: ClaudeAgentSettings): void {
   }
   optionalStringList(settings, 'allowedTools');
   optionalStringList(settings, 'disallowedTools');
-  const maxTurns: unknown = settings.maxTurns;
-  if (
-    maxTurns !== undefined &&
-    (typeof maxTurns !== 'number' || !Number.isInteger(maxTurns) || maxTurns < 1)
-  ) {
-    invalid('maxTurns', 'maxTurns must be a positive integer', maxTurns);
-  }
+  checks.positiveInteger('maxTurns', settings.maxTurns);
   optionalNonNegativeInteger(settings, 'interruptTimeoutMs');
   optionalNonNegativeInteger(settings, 'shutdownGraceMs');
   const env: unknown = settings.env;

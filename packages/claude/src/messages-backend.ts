@@ -26,8 +26,10 @@ import {
   toClaudeError,
   truncatedStreamError,
 } from './claude-errors.js';
+
 import { buildClaudeConversation, parseClaudeInput, toolResultBlockOf } from './claude-messages.js';
 import { ClaudeStreamReader } from './claude-stream-reader.js';
+import { runOptionChecks } from './field-checks.js';
 import {
   CLAUDE_API_VERSION_WITHOUT_SAMPLING,
   type ClaudeMessagesClient,
@@ -110,22 +112,10 @@ function readRunOptions(adapterOptions: Record<string, unknown> | undefined): Cl
   const options: ClaudeRunOptions = {};
   if (!adapterOptions) return options;
   const { model, maxTokens, temperature, thinking } = adapterOptions;
-  if (model !== undefined) {
-    if (typeof model !== 'string' || model === '') {
-      throw new AsmError('validation_error', 'adapterOptions.model must be a non-empty string', {
-        details: { field: 'adapterOptions.model', value: model },
-      });
-    }
-    options.model = model;
-  }
-  if (maxTokens !== undefined) {
-    if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 1) {
-      throw new AsmError('validation_error', 'adapterOptions.maxTokens must be a positive integer', {
-        details: { field: 'adapterOptions.maxTokens', value: maxTokens },
-      });
-    }
-    options.maxTokens = maxTokens;
-  }
+  runOptionChecks.nonEmptyString('adapterOptions.model', model);
+  runOptionChecks.positiveInteger('adapterOptions.maxTokens', maxTokens);
+  if (model !== undefined) options.model = model as string;
+  if (maxTokens !== undefined) options.maxTokens = maxTokens as number;
   if (temperature !== undefined) {
     validateTemperature(temperature, 'adapterOptions.temperature');
     options.temperature = temperature as number;

@@ -2,6 +2,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import type { ClientOptions } from '@anthropic-ai/sdk';
 import { AsmError, type Tool } from '@asm/core';
 import { type ClaudeAgentSettings, validateAgentSettings } from './agent-settings.js';
+import { fieldChecks } from './field-checks.js';
 
 /**
  * The model used when none is given: Claude Haiku 4.5, fast and cheap, and current. (Sonnet 4.5 is
@@ -84,15 +85,9 @@ export interface ClaudeMessagesSettings {
  */
 export type ClaudeProviderSettings = ClaudeMessagesSettings | ClaudeAgentSettings;
 
+const checks = fieldChecks('Claude provider: ');
 function invalid(field: string, message: string, value: unknown): never {
-  throw new AsmError('validation_error', `Claude provider: ${message}`, { details: { field, value } });
-}
-
-function checkPositiveInteger(field: string, value: unknown): void {
-  if (value === undefined) return;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    invalid(field, `${field} must be a positive integer`, value);
-  }
+  return checks.invalid(field, message, value);
 }
 
 /** Checks the thinking setting (also used for a run's `adapterOptions.thinking`). */
@@ -161,17 +156,14 @@ export function validateClaudeSettings(settings: ClaudeProviderSettings): void {
 
 function validateMessagesSettings(settings: ClaudeMessagesSettings): void {
   for (const field of ['name', 'model', 'apiKey', 'baseURL', 'apiVersion'] as const) {
-    const value = settings[field];
-    if (value !== undefined && (typeof value !== 'string' || value === '')) {
-      invalid(field, `${field} must be a non-empty string`, value);
-    }
+    checks.nonEmptyString(field, settings[field]);
   }
   if (settings.systemPrompt !== undefined && typeof settings.systemPrompt !== 'string') {
     invalid('systemPrompt', 'systemPrompt must be a string', settings.systemPrompt);
   }
-  checkPositiveInteger('maxTokens', settings.maxTokens);
-  checkPositiveInteger('maxTurns', settings.maxTurns);
-  checkPositiveInteger('idleTimeoutMs', settings.idleTimeoutMs);
+  checks.positiveInteger('maxTokens', settings.maxTokens);
+  checks.positiveInteger('maxTurns', settings.maxTurns);
+  checks.positiveInteger('idleTimeoutMs', settings.idleTimeoutMs);
   if (
     settings.maxRetries !== undefined &&
     (!Number.isInteger(settings.maxRetries) || settings.maxRetries < 0)
